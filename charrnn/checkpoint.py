@@ -1,0 +1,213 @@
+"""The run directory: everything needed to sample from, evaluate or resume a model.
+
+Every file is written to a temporary name in the same directory, flushed, fsynced and renamed
+into place, so a crash at any moment leaves either the old file or the new one. Nothing is
+pickled: settings and progress are JSON, arrays are MXNet parameter files.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import mxnet as mx
+
+from charrnn.config import ModelConfig, TrainConfig, from_dict, to_dict
+from charrnn.corpus import CharVocab, PathLike
+from charrnn.errors import CharrnnError
+
+CONFIG = "config.json"
+VOCAB = "vocab.json"
+BEST = "model.params"
+LAST = "last.params"
+OPTIMIZER = "trainer.states"
+HIDDEN = "hidden.params"
+STATE = "state.json"
+METRICS = "metrics.jsonl"
+RUN_FILES = (CONFIG, VOCAB, BEST, LAST, OPTIMIZER, HIDDEN, STATE, METRICS)
+
+_UNREADABLE = (OSError, mx.base.MXNetError, ValueError, AssertionError, KeyError)
+
+Writer = Callable[[str], None]
+
+
+def atomic_write(files: dict[Path, Writer]) -> None:
+    """Write each file to a temporary name beside it, fsync, then rename them all into place.
+
+    The renames come last and together, so a kill leaves every file either old or new.
+    """
+    temporaries: dict[Path, Path] = {}
+    path = next(iter(files))
+    try:
+        for path, write in files.items():
+            temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            temporaries[path] = temporary
+            write(str(temporary))
+            with open(temporary, "rb+") as f:
+                os.fsync(f.fileno())
+        for path, temporary in temporaries.items():
+            os.replace(temporary, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except (OSError, mx.base.MXNetError) as error:
+        for temporary in temporaries.values():
+            if temporary.exists():
+                temporary.unlink()
+        reason = getattr(error, "strerror", None) or str(error).strip().splitlines()[0]
+        raise CharrnnError(f"could not write {path}: {reason}. The previous {path.name}, if "
+                           "any, is untouched; free some space or choose another --out.") from None
+
+
+def bytes_writer(data: bytes) -> Writer:
+    return lambda temporary: Path(temporary).write_bytes(data)
+
+
+def json_writer(data: Any) -> Writer:
+    return bytes_writer(json.dumps(data, indent=1).encode("utf-8") + b"\n")
+
+
+def arrays_writer(arrays: dict[str, mx.nd.NDArray]) -> Writer:
+    return lambda temporary: mx.nd.save(temporary, arrays)
+
+
+class RunDir:
+    """A trained or training model on disk (see README, 'What a run directory holds')."""
+
+    def __init__(self, path: PathLike):
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def has(self, name: str) -> bool:
+        return self.file(name).is_file()
+
+    # -- creating and opening ---------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: PathLike, overwrite: bool = False) -> RunDir:
+        run = cls(path)
+        if run.path.exists() and not run.path.is_dir():
+            raise CharrnnError(f"--out {run.path} is a file, not a directory.")
+        existing = [name for name in RUN_FILES if run.has(name)]
+        if existing and not overwrite:
+            raise CharrnnError(f"run directory {run.path} already holds a model: pass --resume to "
+                               "continue it, --overwrite to replace it, or choose another --out.")
+        for name in existing:
+            run.file(name).unlink()
+        try:
+            run.path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CharrnnError(f"cannot create run directory {run.path}: "
+                               f"{error.strerror}.") from None
+        return run
+
+    @classmethod
+    def open(cls, path: PathLike, *required: str) -> RunDir:
+        run = cls(path)
+        if not run.path.is_dir():
+            raise CharrnnError(f"run directory {run.path} does not exist: train a model into it "
+                               f"with `charrnn train --out {run.path}`.")
+        for name in (CONFIG, VOCAB, *required):
+            if not run.has(name):
+                hint = (" (no epoch has finished yet: resume the run with `charrnn train --resume "
+                        f"{run.path}`)" if name == BEST and run.has(LAST) else "")
+                raise CharrnnError(f"{run.path} is not a complete run directory: {name} is "
+                                   f"missing{hint}.")
+        return run
+
+    # -- JSON --------------------------------------------------------------------------------
+
+    def save(self, files: dict[str, Writer]) -> None:
+        """Write several files of the run together (see `atomic_write`)."""
+        atomic_write({self.file(name): write for name, write in files.items()})
+
+    def write_json(self, name: str, data: Any) -> None:
+        self.save({name: json_writer(data)})
+
+    def read_json(self, name: str) -> Any:
+        try:
+            return json.loads(self.file(name).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise CharrnnError(f"{self.file(name)} is not valid JSON ({error}); the run "
+                               "directory is damaged.") from None
+
+    def save_config(self, model: ModelConfig, training: TrainConfig, corpus: dict[str, Any],
+                    versions: dict[str, str]) -> None:
+        self.write_json(CONFIG, {"model": to_dict(model), "training": to_dict(training),
+                                 "corpus": corpus, "versions": versions})
+
+    def config(self) -> tuple[ModelConfig, TrainConfig, dict[str, Any]]:
+        """Model settings, training settings and corpus identity, each checked."""
+        data = self.read_json(CONFIG)
+        source = str(self.file(CONFIG))
+        if not isinstance(data, dict) or not {"model", "training", "corpus"} <= set(data):
+            raise CharrnnError(f"{source} must hold 'model', 'training' and 'corpus' sections.")
+        corpus = data["corpus"]
+        if not isinstance(corpus, dict):
+            raise CharrnnError(f"{source}: 'corpus' must be a JSON object.")
+        return (from_dict(ModelConfig, data["model"], f"{source} (model)"),
+                from_dict(TrainConfig, data["training"], f"{source} (training)"), corpus)
+
+    def save_vocab(self, vocab: CharVocab) -> None:
+        self.save({VOCAB: bytes_writer(vocab.to_json())})
+
+    def vocab(self) -> CharVocab:
+        return CharVocab.load(self.file(VOCAB))
+
+    # -- arrays ------------------------------------------------------------------------------
+
+    def save_params(self, model: mx.gluon.Block, name: str) -> None:
+        self.save({name: model.save_parameters})
+
+    def load_params(self, model: mx.gluon.Block, name: str, ctx: list[mx.Context]) -> None:
+        path = self.file(name)
+        try:
+            model.load_parameters(str(path), ctx=ctx)
+        except _UNREADABLE as error:
+            detail = str(error).strip().splitlines()[0][:200]
+            if "shape" in detail.lower() or "missing" in detail.lower():
+                raise CharrnnError(f"{path} does not match config.json and vocab.json ({detail}): "
+                                   "the files come from different models.") from None
+            raise CharrnnError(f"{path} is corrupt or truncated, MXNet cannot read it "
+                               f"({detail}).") from None
+
+    def load_arrays(self, name: str) -> dict[str, mx.nd.NDArray]:
+        try:
+            arrays = mx.nd.load(str(self.file(name)))
+        except _UNREADABLE as error:
+            raise CharrnnError(f"{self.file(name)} is corrupt or truncated "
+                               f"({str(error).strip().splitlines()[0][:200]}).") from None
+        if arrays == []:  # what mx.nd.save writes for no arrays reads back as a list
+            arrays = {}
+        if not isinstance(arrays, dict):
+            raise CharrnnError(f"{self.file(name)} does not hold named arrays.")
+        return arrays
+
+    # -- metrics -----------------------------------------------------------------------------
+
+    def metrics(self) -> list[dict[str, Any]]:
+        if not self.has(METRICS):
+            return []
+        try:
+            lines = self.file(METRICS).read_text(encoding="utf-8").splitlines()
+            return [json.loads(line) for line in lines if line.strip()]
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise CharrnnError(f"{self.file(METRICS)} is damaged ({error}).") from None
+
+    def append_metrics(self, row: dict[str, Any]) -> None:
+        """Rewrite the whole (small) file, so that it too is replaced atomically."""
+        rows = [*self.metrics(), row]
+        text = "".join(json.dumps(r) + "\n" for r in rows)
+        self.save({METRICS: bytes_writer(text.encode("utf-8"))})
+
+    def best_val_bpc(self) -> float | None:
+        values = [row["val_bpc"] for row in self.metrics() if "val_bpc" in row]
+        return min(values) if values else None

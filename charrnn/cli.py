@@ -1,0 +1,352 @@
+"""The `charrnn` command line: train, generate, evaluate, info (and compare, prepare, launch)."""
+from __future__ import annotations
+
+import math
+import re
+import signal
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable
+
+import click
+from click.core import ParameterSource
+
+from charrnn import runs
+from charrnn.checkpoint import RunDir
+from charrnn.config import MODELS, OPTIMIZERS, ModelConfig, TrainConfig, to_dict
+from charrnn.corpus import SPLITS, load_corpus
+from charrnn.devices import describe, parse_contexts
+from charrnn.errors import CharrnnError
+from charrnn.evaluation import evaluate as evaluate_ids
+from charrnn.generation import beam_search, sample
+from charrnn.models import build_model, count_parameters
+from charrnn.training import Reporter, StopRequest, TrainingLoop
+
+DEFAULT_SEED_TEXT = "The meaning of life is"
+DEFAULT_LR = {"adam": 0.002, "sgd": 1.0}
+MODEL_OPTIONS = ("model", "layers", "hidden", "embed", "dropout")
+TRAINING_OPTIONS = ("seq_len", "batch_size", "epochs", "lr", "optimizer", "clip",
+                    "weight_decay", "lr_decay", "patience", "random_seq_len", "max_steps",
+                    "time_budget", "seed", "checkpoint_every", "log_interval", "eval_batch_size")
+
+
+class Group(click.Group):
+    """Turns a CharrnnError into click's one-line `Error: ...` and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CharrnnError as error:
+            raise click.ClickException(str(error)) from None
+
+
+class Duration(click.ParamType):
+    """Seconds, or a duration such as 90s, 5m, 1h30m."""
+
+    name = "duration"
+    _part = re.compile(r"(\d+(?:\.\d+)?)([hms]?)")
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        text = str(value).strip().lower()
+        parts = self._part.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            self.fail(f"{value!r} is not a duration: write e.g. 90s, 5m or 1h30m.", param, ctx)
+        seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1, "": 1}[u] for n, u in parts)
+        if seconds <= 0:
+            self.fail("the duration must be positive.", param, ctx)
+        return seconds
+
+
+POSITIVE = click.IntRange(min=1)
+CTX_HELP = "Device(s): cpu, gpu, gpu:1, or gpu:0,1,2,3 (cpu:0,1 too). Default: a GPU if any."
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"],
+                                          "max_content_width": 100})
+@click.version_option(package_name="charrnn")
+def cli() -> None:
+    """Character-level language models with Apache MXNet Gluon.
+
+    Train a recurrent (LSTM, GRU, RNN) or unrolled three-character model on a text file, watch
+    bits per character fall, and generate text in the corpus' style from a seed string.
+    """
+
+
+# -- train ----------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("corpus", required=False, type=click.Path(path_type=Path))
+@click.option("--model", type=click.Choice(MODELS), default="lstm", show_default=True,
+              help="Recurrent cell, or the unrolled three-character feed-forward baseline.")
+@click.option("--layers", type=POSITIVE, default=2, show_default=True,
+              help="Recurrent layers (ignored by the unrolled model).")
+@click.option("--hidden", type=POSITIVE, default=256, show_default=True,
+              help="Hidden units per layer.")
+@click.option("--embed", type=POSITIVE, default=64, show_default=True,
+              help="Size of the character embedding.")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2,
+              show_default=True, help="Dropout between layers and before the decoder.")
+@click.option("--seq-len", type=POSITIVE, default=100, show_default=True,
+              help="Characters per BPTT window: how far back gradients flow.")
+@click.option("--batch-size", type=POSITIVE, default=32, show_default=True,
+              help="Columns trained in parallel (split across devices).")
+@click.option("--epochs", type=POSITIVE, default=30, show_default=True,
+              help="Most passes over the training split.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=None,
+              help="Learning rate [default: 0.002 for adam, 1.0 for sgd].")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adam", show_default=True)
+@click.option("--clip", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True,
+              help="Largest global norm of the gradient of the mean loss.")
+@click.option("--weight-decay", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="L2 penalty on all weights, added to the gradient.")
+@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=1.0,
+              show_default=True,
+              help="Multiply the learning rate by this when validation stops improving.")
+@click.option("--patience", type=POSITIVE, default=5, show_default=True,
+              help="Stop after this many epochs without a better validation loss.")
+@click.option("--random-seq-len", is_flag=True,
+              help="Vary the window length around --seq-len (AWD-LSTM), scaling the step.")
+@click.option("--max-steps", type=click.IntRange(min=0), default=0,
+              help="Stop after this many optimizer steps (0: no limit).")
+@click.option("--time-budget", type=Duration(), default=0.0,
+              help="Stop after this much time, e.g. 5m (default: no limit).")
+@click.option("--checkpoint-every", type=click.IntRange(min=0), default=0,
+              help="Also save a resumable checkpoint every N steps (0: each epoch only).")
+@click.option("--log-interval", type=POSITIVE, default=20, show_default=True,
+              help="Steps between progress updates (the only time the loop waits for the device).")
+@click.option("--eval-batch-size", type=POSITIVE, default=32, show_default=True,
+              help="Columns used when scoring the validation split.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of initialisation and dropout: the same seed gives the same run.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Run directory [default: params/<corpus>-<model>].")
+@click.option("--resume", type=click.Path(path_type=Path), default=None, metavar="RUN_DIR",
+              help="Continue the run saved in RUN_DIR where it stopped.")
+@click.option("--overwrite", is_flag=True, help="Replace the model already in --out.")
+@click.option("--encoding", default="utf-8", show_default=True, help="Encoding of CORPUS.")
+@click.option("--ctx", "ctx_spec", default=None, help=CTX_HELP)
+@click.option("--sample-length", type=click.IntRange(min=0), default=300, show_default=True,
+              help="Characters to generate from the best model at the end (0: none).")
+@click.option("--sample-text", default=DEFAULT_SEED_TEXT, show_default=True,
+              help="Seed text of that final sample.")
+@click.pass_context
+def train(ctx: click.Context, corpus: Path | None, out: Path | None,
+          resume: Path | None, overwrite: bool, encoding: str, ctx_spec: str | None,
+          sample_length: int, sample_text: str, **options: Any) -> None:
+    """Train a model on CORPUS (default: data/nietzsche.txt).
+
+    Progress is shown as it trains; every epoch the validation split is scored, the best
+    weights are kept in RUN_DIR/model.params and a resumable checkpoint is written. Ctrl-C stops
+    after the current batch and prints the command that resumes.
+    """
+    contexts = parse_contexts(ctx_spec)
+    if options["lr"] is None:
+        options["lr"] = DEFAULT_LR[options["optimizer"]]
+    if resume:
+        if overwrite:
+            raise click.UsageError("--resume and --overwrite contradict each other: pick one.")
+        run, data, model, progress, config = runs.resume_run(
+            resume, corpus, _given(ctx, MODEL_OPTIONS, options),
+            _given(ctx, TRAINING_OPTIONS, options), contexts)
+    else:
+        corpus = corpus or runs.default_corpus()
+        model_config = ModelConfig(**{k: options[k] for k in MODEL_OPTIONS}, vocab_size=1)
+        config = TrainConfig(**{k: options[k] for k in TRAINING_OPTIONS}).check()
+        out = out or Path("params") / f"{corpus.stem}-{model_config.model}"
+        run, data, model, progress = runs.start_run(corpus, model_config.check(), config, out,
+                                                    overwrite, encoding, contexts)
+    click.echo(f"{'resuming' if resume else 'training'} {run.path}: "
+               f"{count_parameters(model):,} parameters on {describe(contexts)}; "
+               f"{len(data.part('train')):,} training characters, vocabulary of "
+               f"{len(data.vocab)}")
+    stop = StopRequest()
+    with _stop_on_signals(stop):
+        progress = TrainingLoop(model, data, config, contexts, run, progress,
+                                ConsoleReporter(config.epochs), stop).run()
+    if stop.signal is not None:
+        click.echo(f"\nstopped by signal {stop.signal} at step {progress.step}; checkpoint saved. "
+                   f"Resume with:\n  charrnn train --resume {run.path}")
+        sys.exit(128 + stop.signal)
+    click.echo(f"{progress.stop_reason}; best validation "
+               f"{progress.best_val_loss / math.log(2):.3f} bits/char, saved in {run.path}")
+    if sample_length:
+        model, vocab, _ = runs.load_trained(run.path)
+        seed_ids = vocab.encode_seed(sample_text, skip_unknown=True)
+        click.echo(f"\n--- sample ({sample_length} characters, temperature 0.8) ---")
+        _stream(vocab.decode(seed_ids),
+                (chars[0] for chars in sample(model, vocab, seed_ids, sample_length,
+                                              temperature=0.8, seed=progress.step)))
+
+
+def _given(ctx: click.Context, names: Iterable[str], options: dict[str, Any]) -> dict[str, Any]:
+    """Options the user typed (not defaults): on resume only these are compared or applied."""
+    typed = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    return {n: options[n] for n in names if ctx.get_parameter_source(n) in typed}
+
+
+@contextmanager
+def _stop_on_signals(stop: StopRequest):
+    """First SIGINT/SIGTERM: finish the batch, checkpoint, stop. A second one: stop now."""
+    def handler(signum, frame):
+        stop.signal = signum
+        signal.signal(signum, previous[signum])
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+class ConsoleReporter(Reporter):
+    """A progress bar per epoch on stderr, and one summary line per epoch on stdout."""
+
+    def __init__(self, epochs: int):
+        self.epochs = epochs
+        self.status = ""
+        self.bar = None
+
+    def epoch_started(self, epoch: int, windows: int, done: int) -> None:
+        self.status = ""
+        self.bar = click.progressbar(length=windows, label=f"epoch {epoch}/{self.epochs}",
+                                     file=sys.stderr, show_pos=True,
+                                     item_show_func=lambda _: self.status)
+        self.bar.__enter__()
+        if done:
+            self.bar.update(done)
+
+    def advanced(self, windows: int, loss: float | None, chars_per_s: float) -> None:
+        self.status = f"loss {loss / math.log(2):.3f} bpc, {chars_per_s:,.0f} chars/s"
+        self.bar.update(windows)
+
+    def epoch_ended(self, row: dict[str, Any]) -> None:
+        self.bar.__exit__(None, None, None)
+        minutes, seconds = divmod(int(row["elapsed"]), 60)
+        click.echo(f"epoch {row['epoch']:>5}  step {row['step']:>6}  train "
+                   f"{row['train_bpc']:.3f} bpc  val {row['val_bpc']:.3f} bpc"
+                   f"{' (best)' if row['best'] else '       '}  {row['chars_per_s']:>7,} chars/s"
+                   f"  {minutes}m{seconds:02d}s")
+
+
+def _stream(prefix: str, chars: Iterable[str]) -> None:
+    """Print text as it is produced on a terminal; all at once when piped."""
+    out = click.get_text_stream("stdout")
+    if out.isatty():
+        out.write(prefix)
+        for c in chars:
+            out.write(c)
+            out.flush()
+        out.write("\n")
+    else:
+        out.write(prefix + "".join(chars) + "\n")
+
+
+# -- generate ---------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--seed-text", default=DEFAULT_SEED_TEXT, show_default=True,
+              help="Text that primes the model; printed before the continuation.")
+@click.option("--length", type=click.IntRange(min=0), default=300, show_default=True,
+              help="Characters to generate after the seed text.")
+@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=0.8,
+              show_default=True,
+              help="Below 1: safer, more repetitive text; above 1: more surprising, more errors.")
+@click.option("--top-k", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Sample only among the K most likely characters (0: all of them).")
+@click.option("--greedy", is_flag=True,
+              help="Always take the most likely character: deterministic, often loops.")
+@click.option("--beam-size", type=POSITIVE, default=1, show_default=True,
+              help="Above 1: beam search for the most likely continuation as a whole.")
+@click.option("--num-samples", type=POSITIVE, default=1, show_default=True,
+              help="Continuations generated together in one batched pass.")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Random seed: the same seed gives the same text.")
+@click.option("--skip-unknown", is_flag=True,
+              help="Drop seed characters the model has never seen instead of failing.")
+def generate(run_dir: Path, seed_text: str, length: int, temperature: float, top_k: int,
+             greedy: bool, beam_size: int, num_samples: int, seed: int | None,
+             skip_unknown: bool) -> None:
+    """Generate text from the model in RUN_DIR, continuing --seed-text."""
+    model, vocab, _ = runs.load_trained(run_dir)
+    seed_ids = vocab.encode_seed(seed_text, skip_unknown)
+    prefix = vocab.decode(seed_ids)
+    if beam_size > 1:
+        if greedy or top_k:
+            raise click.UsageError("--beam-size searches for the most likely text; it does not "
+                                   "sample, so --greedy and --top-k do not apply.")
+        if num_samples > beam_size:
+            raise click.UsageError("--num-samples can be at most --beam-size with beam search "
+                                   "(the best beams are printed).")
+        texts = beam_search(model, vocab, seed_ids, length, beam_size, num_samples)
+        _print_samples([prefix + t for t in texts])
+        return
+    steps = sample(model, vocab, seed_ids, length, num_samples, temperature, top_k, greedy, seed)
+    if num_samples == 1:
+        _stream(prefix, (chars[0] for chars in steps))
+    else:
+        columns = list(zip(*steps)) or [()] * num_samples
+        _print_samples([prefix + "".join(c) for c in columns])
+
+
+def _print_samples(texts: list[str]) -> None:
+    for i, text in enumerate(texts, 1):
+        if len(texts) > 1:
+            click.echo(f"--- sample {i} ---")
+        click.echo(text)
+
+
+# -- evaluate and info ----------------------------------------------------------------------
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("corpus", required=False, type=click.Path(path_type=Path))
+@click.option("--split", "part", type=click.Choice([*SPLITS, "all"]), default="test",
+              show_default=True, help="Which part of the corpus to score (all: the whole text).")
+@click.option("--batch-size", type=POSITIVE, default=None,
+              help="Columns scored in parallel [default: the run's --eval-batch-size].")
+@click.option("--ctx", "ctx_spec", default=None, help=CTX_HELP)
+def evaluate(run_dir: Path, corpus: Path | None, part: str, batch_size: int | None,
+             ctx_spec: str | None) -> None:
+    """Score the model in RUN_DIR on a split of CORPUS (default: its training corpus)."""
+    ctx = parse_contexts(ctx_spec)[0]
+    model, vocab, run = runs.load_trained(run_dir, ctx)
+    _, config, corpus_info = run.config()
+    corpus = corpus or Path(corpus_info.get("path", ""))
+    data = load_corpus(corpus, corpus_info.get("encoding", "utf-8"), vocab=vocab)
+    ids = data.ids if part == "all" else data.part(part)
+    metrics = evaluate_ids(model, ids, ctx, batch_size or config.eval_batch_size, config.seq_len)
+    click.echo(f"{part} split of {corpus}: {metrics.chars:,} characters scored\n"
+               f"loss        {metrics.loss:.4f} nats/char\n"
+               f"bits/char   {metrics.bpc:.4f}\n"
+               f"perplexity  {metrics.perplexity:.4f}\n"
+               f"accuracy    {metrics.accuracy:.2%}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+def info(run_dir: Path) -> None:
+    """Show the settings, size and progress of the model in RUN_DIR."""
+    run = RunDir.open(run_dir)
+    model_config, config, corpus = run.config()
+    model = build_model(model_config)
+    model.initialize()
+    rows = [("run", str(run.path)),
+            ("model", ", ".join(f"{k} {v}" for k, v in to_dict(model_config).items())),
+            ("parameters", f"{count_parameters(model):,}"),
+            ("training", ", ".join(f"{k} {v}" for k, v in to_dict(config).items())),
+            ("corpus", f"{corpus.get('path')} ({corpus.get('chars', 0):,} characters, sha256 "
+                       f"{str(corpus.get('sha256'))[:12]}..., split at {corpus.get('split')})")]
+    metrics = run.metrics()
+    if metrics:
+        best = min(metrics, key=lambda r: r["val_bpc"])
+        rows.append(("progress", f"epoch {metrics[-1]['epoch']}, step {metrics[-1]['step']}, "
+                                 f"{metrics[-1]['elapsed']:.0f} s"))
+        rows.append(("best", f"validation {best['val_bpc']:.4f} bits/char at epoch "
+                             f"{best['epoch']}"))
+    for name, value in rows:
+        click.echo(f"{name:<11} {value}")

@@ -1,0 +1,87 @@
+"""Text from a trained model: prime the state with a seed, then one character per step.
+
+The seed goes through the MXNet model in one forward pass; the characters after it come from
+the NumPy stepper (see stepper.py), greedily or by sampling with a temperature and top-k.
+Beam search uses gluonnlp's BeamSearchSampler on the MXNet model.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import gluonnlp
+import mxnet as mx
+import numpy as np
+from mxnet import gluon
+
+from charrnn.corpus import CharVocab
+from charrnn.stepper import make_stepper
+
+
+def prime(model: gluon.HybridBlock, seed_ids: np.ndarray, num_samples: int,
+          ctx: mx.Context | None = None):
+    """Run the seed through the model once; return the last logits and the state."""
+    ctx = ctx or mx.cpu()
+    inputs = mx.nd.array(np.repeat(seed_ids[:, None], num_samples, axis=1), ctx=ctx)
+    logits, state = model(inputs, model.begin_state(num_samples, ctx))
+    return logits[-num_samples:], state
+
+
+def choose(logits: np.ndarray, rng: np.random.Generator, temperature: float = 1.0,
+           top_k: int = 0, greedy: bool = False) -> np.ndarray:
+    """Next ids, one per row of logits: argmax, or a draw from softmax(logits / temperature)
+    restricted to the `top_k` most likely characters (0: all)."""
+    if greedy:
+        return logits.argmax(axis=1)
+    scaled = logits.astype(np.float64) / temperature
+    if 0 < top_k < scaled.shape[1]:
+        cutoff = np.partition(scaled, -top_k, axis=1)[:, -top_k][:, None]
+        scaled = np.where(scaled >= cutoff, scaled, -np.inf)
+    weights = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+    cumulative = np.cumsum(weights, axis=1)
+    draws = rng.random(len(logits)) * cumulative[:, -1]
+    return np.minimum((cumulative < draws[:, None]).sum(axis=1), logits.shape[1] - 1)
+
+
+def sample(model: gluon.HybridBlock, vocab: CharVocab, seed_ids: np.ndarray, length: int,
+           num_samples: int = 1, temperature: float = 1.0, top_k: int = 0,
+           greedy: bool = False, seed: int | None = None) -> Iterator[list[str]]:
+    """Yield, per step, the next character of each of `num_samples` continuations."""
+    rng = np.random.default_rng(seed)
+    logits, state = prime(model, seed_ids, num_samples)
+    stepper = make_stepper(model)
+    stepper.set_state([s.asnumpy() for s in state])
+    logits = logits.asnumpy()
+    for i in range(length):
+        ids = choose(logits, rng, temperature, top_k, greedy)
+        yield [vocab.chars[k] for k in ids]
+        if i + 1 < length:
+            logits = stepper.step(ids)
+
+
+class _BeamDecoder:
+    """The one-step decoder gluonnlp's BeamSearchSampler calls: ids (batch,) -> log-probs."""
+
+    def __init__(self, model: gluon.HybridBlock):
+        self.model = model
+
+    def state_info(self, batch_size: int = 0):
+        return self.model.state_info()
+
+    def __call__(self, ids: mx.nd.NDArray, state):
+        logits, state = self.model(ids.reshape((1, -1)).astype("float32"), state)
+        return mx.nd.log_softmax(logits), state
+
+
+def beam_search(model: gluon.HybridBlock, vocab: CharVocab, seed_ids: np.ndarray, length: int,
+                beam_size: int, num_samples: int = 1) -> list[str]:
+    """The `num_samples` most likely continuations of `length` characters (num_samples <= beam)."""
+    if len(seed_ids) > 1:
+        _, state = prime(model, seed_ids[:-1], 1)
+    else:
+        state = model.begin_state(1, mx.cpu())
+    sampler = gluonnlp.model.BeamSearchSampler(
+        beam_size, _BeamDecoder(model), eos_id=len(vocab),  # no end-of-text: never stops early
+        scorer=gluonnlp.model.BeamSearchScorer(alpha=0.0, K=0.0, from_logits=True),
+        max_length=length)
+    samples, _, _ = sampler(mx.nd.array(seed_ids[-1:]), state)
+    return [vocab.decode(row[1:length + 1]) for row in samples[0].asnumpy()[:num_samples]]

@@ -1,0 +1,49 @@
+"""Shared fixtures: small real corpora and run directories in temporary folders."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Two threads at most, as on CI; keeps timings of the suite comparable on any machine.
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+from click.testing import CliRunner
+
+from charrnn.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+PANGRAM = "the quick brown fox jumps over the lazy dog. "
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path: Path) -> Path:
+    """A repetitive text a small model learns within a few hundred steps."""
+    path = tmp_path / "tiny.txt"
+    path.write_text(PANGRAM * 200, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def nietzsche_excerpt(tmp_path: Path) -> Path:
+    path = tmp_path / "excerpt.txt"
+    path.write_bytes((REPO / "data" / "nietzsche.txt").read_bytes()[:30000])
+    return path
+
+
+def invoke(*args: str):
+    """Run the real CLI in-process; returns click's Result."""
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+TINY_MODEL = ("--hidden", "32", "--embed", "16", "--batch-size", "4", "--seq-len", "20",
+              "--sample-length", "0")
+
+
+@pytest.fixture
+def trained_run(tiny_corpus: Path, tmp_path: Path) -> Path:
+    run = tmp_path / "run"
+    result = invoke("train", tiny_corpus, "--out", run, "--epochs", "2", *TINY_MODEL)
+    assert result.exit_code == 0, result.output
+    return run

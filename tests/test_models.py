@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import mxnet as mx
+import numpy as np
+import pytest
+from mxnet import autograd
+
+from charrnn.config import MODELS, ModelConfig
+from charrnn.models import build_model, hybridize
+from charrnn.stepper import make_stepper
+from charrnn.training import forward_backward
+
+VOCAB = 12
+
+
+def make(model: str, layers: int = 2, dropout: float = 0.0, seed: int = 0):
+    mx.random.seed(seed)
+    net = build_model(ModelConfig(model=model, vocab_size=VOCAB, embed=8, hidden=16,
+                                  layers=layers, dropout=dropout))
+    net.initialize(mx.init.Xavier())
+    return net
+
+
+def ids(steps: int, batch: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, VOCAB, (steps, batch))
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_model_gives_logits_of_shape_steps_times_batch_by_vocab(model):
+    net = hybridize(make(model))
+    for steps, batch in [(5, 3), (9, 2)]:
+        logits, state = net(mx.nd.array(ids(steps, batch)), net.begin_state(batch))
+        assert logits.shape == (steps * batch, VOCAB)
+        assert [s.shape for s in state] == [s.shape for s in net.begin_state(batch)]
+
+
+@pytest.mark.parametrize("model", ["lstm", "gru", "rnn_tanh"])
+def test_dropout_between_layers_acts_in_training_only(model):
+    net = hybridize(make(model, layers=3, dropout=0.5))
+    x, state = mx.nd.array(ids(6, 4)), net.begin_state(4)
+    with autograd.train_mode():
+        first, second = net(x, state)[0].asnumpy(), net(x, state)[0].asnumpy()
+    assert not np.allclose(first, second)
+    assert np.array_equal(net(x, state)[0].asnumpy(), net(x, state)[0].asnumpy())
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_carried_state_gives_the_same_logits_as_one_pass(model):
+    net = make(model)
+    text = mx.nd.array(ids(24, 3))
+    whole, _ = net(text, net.begin_state(3))
+    state, parts = net.begin_state(3), []
+    for start in range(0, 24, 5):
+        logits, state = net(text[start:start + 5], state)
+        parts.append(logits.asnumpy())
+    np.testing.assert_allclose(np.concatenate(parts), whole.asnumpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_gradients_stop_at_the_window_boundary():
+    """The second window's gradients are those of a model started from a constant state."""
+    net, ctx = make("lstm"), [mx.cpu()]
+    data = ids(21, 2)
+    carried, _ = forward_backward(net, data[:10], data[1:11], [net.begin_state(2)], ctx)
+    forward_backward(net, data[10:20], data[11:21], carried, ctx)
+    through_carried = {k: p.grad().asnumpy().copy() for k, p in net.collect_params().items()}
+    constant = [[mx.nd.array(s.asnumpy()) for s in carried[0]]]
+    forward_backward(net, data[10:20], data[11:21], constant, ctx)
+    for name, grad in through_carried.items():
+        np.testing.assert_allclose(grad, net.collect_params()[name].grad().asnumpy(), atol=1e-7)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_numpy_step_matches_the_mxnet_forward_pass(model):
+    """The NumPy equations, on the model's own weights, reproduce MXNet step by step."""
+    net = make(model)
+    text = ids(8, 3, seed=1)
+    logits, _ = net(mx.nd.array(text), net.begin_state(3))
+    expected = logits.asnumpy().reshape(8, 3, VOCAB)
+    stepper = make_stepper(net)
+    stepper.set_state([s.asnumpy() for s in net.begin_state(3)])
+    for t in range(8):
+        np.testing.assert_allclose(stepper.step(text[t]), expected[t], rtol=1e-4, atol=1e-5)
