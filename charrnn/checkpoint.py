@@ -15,7 +15,7 @@ import mxnet as mx
 
 from charrnn.config import ModelConfig, TrainConfig, from_dict, to_dict
 from charrnn.corpus import CharVocab, PathLike
-from charrnn.errors import CharrnnError
+from charrnn.errors import CharrnnError, reason
 
 CONFIG = "config.json"
 VOCAB = "vocab.json"
@@ -57,9 +57,12 @@ def atomic_write(files: dict[Path, Writer]) -> None:
         for temporary in temporaries.values():
             if temporary.exists():
                 temporary.unlink()
-        reason = getattr(error, "strerror", None) or str(error).strip().splitlines()[0]
-        raise CharrnnError(f"could not write {path}: {reason}. The previous {path.name}, if "
-                           "any, is untouched; free some space or choose another --out.") from None
+        detail = reason(error)
+        if isinstance(error, mx.base.MXNetError):  # MXNet does not say why a write failed
+            stat = os.statvfs(path.parent)
+            detail += f" ({stat.f_bavail * stat.f_frsize // 1024:,} KiB free on that device)"
+        raise CharrnnError(f"could not write {path}: {detail}. The previous {path.name}, if any, "
+                           "is untouched; free some space or choose another --out.") from None
 
 
 def bytes_writer(data: bytes) -> Writer:
@@ -123,6 +126,11 @@ class RunDir:
                                    f"missing{hint}.")
         return run
 
+    def remove_stale_temporaries(self) -> None:
+        """Temporary files left by a process killed while writing (see `atomic_write`)."""
+        for stale in self.path.glob(".*.tmp"):
+            stale.unlink()
+
     # -- JSON --------------------------------------------------------------------------------
 
     def save(self, files: dict[str, Writer]) -> None:
@@ -172,7 +180,7 @@ class RunDir:
         try:
             model.load_parameters(str(path), ctx=ctx)
         except _UNREADABLE as error:
-            detail = str(error).strip().splitlines()[0][:200]
+            detail = reason(error)
             if "shape" in detail.lower() or "missing" in detail.lower():
                 raise CharrnnError(f"{path} does not match config.json and vocab.json ({detail}): "
                                    "the files come from different models.") from None
@@ -184,7 +192,7 @@ class RunDir:
             arrays = mx.nd.load(str(self.file(name)))
         except _UNREADABLE as error:
             raise CharrnnError(f"{self.file(name)} is corrupt or truncated "
-                               f"({str(error).strip().splitlines()[0][:200]}).") from None
+                               f"({reason(error)}).") from None
         if arrays == []:  # what mx.nd.save writes for no arrays reads back as a list
             arrays = {}
         if not isinstance(arrays, dict):

@@ -21,12 +21,12 @@ from charrnn.config import ModelConfig, TrainConfig, to_dict
 from charrnn.corpus import CharVocab, Corpus, PathLike, load_corpus
 from charrnn.errors import CharrnnError
 from charrnn.models import build_model, hybridize
-from charrnn.training import Progress
+from charrnn.training import Progress, check_corpus_size
 
-# Settings a resumed run may change: they decide when to stop or how often to report, not
-# what is computed at each step.
+# Settings a resumed run may change: when to stop, how often to report, and the step size
+# (to recover from divergence or fine-tune). Anything else would change what the run computes.
 RESUMABLE_OVERRIDES = ("epochs", "max_steps", "patience", "time_budget", "checkpoint_every",
-                       "log_interval")
+                       "log_interval", "lr", "clip")
 
 
 def versions() -> dict[str, str]:
@@ -51,6 +51,7 @@ def start_run(corpus_path: PathLike, model_config: ModelConfig, train_config: Tr
               out: PathLike, overwrite: bool, encoding: str, contexts: list[mx.Context]):
     """A new run directory with its config and vocabulary, and a freshly initialised model."""
     corpus = load_corpus(corpus_path, encoding)
+    check_corpus_size(corpus, train_config)
     model_config = ModelConfig(**{**to_dict(model_config), "vocab_size": len(corpus.vocab)}).check()
     run = RunDir.create(out, overwrite)
     run.save_config(model_config, train_config, corpus_record(corpus, encoding), versions())
@@ -76,6 +77,9 @@ def resume_run(path: PathLike, corpus_path: PathLike | None, given_model: dict[s
     run.save_config(model_config, train_config, corpus_info, versions())
     progress = Progress.from_dict(run.read_json(checkpoint.STATE), str(run.file(checkpoint.STATE)))
     progress.stop_reason = ""
+    if "lr" in overrides:
+        progress.lr = overrides["lr"]
+    run.remove_stale_temporaries()
     model = initialized_model(model_config, contexts, train_config.seed)
     return run, corpus, model, progress, train_config
 

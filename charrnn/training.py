@@ -20,7 +20,7 @@ import numpy as np
 from mxnet import autograd, gluon
 
 from charrnn import checkpoint
-from charrnn.batching import bptt_windows, check_long_enough, rnn_batch, to_device, window_lengths
+from charrnn.batching import bptt_windows, rnn_batch, to_device, window_lengths
 from charrnn.checkpoint import RunDir
 from charrnn.config import TrainConfig
 from charrnn.corpus import Corpus
@@ -42,6 +42,8 @@ class Progress:
     best_val_loss: float | None = None
     bad_epochs: int = 0      # epochs since validation last improved
     elapsed: float = 0.0     # seconds of training and evaluation
+    loss_sum: float = 0.0    # sum of the window losses of the current epoch so far
+    loss_windows: int = 0
     stop_reason: str = ""    # why training ended; empty while it can go on
 
     @classmethod
@@ -136,6 +138,20 @@ def train_step(model: gluon.Block, trainer: gluon.Trainer, data: np.ndarray,
     return carried, loss
 
 
+def check_corpus_size(corpus: Corpus, config: TrainConfig) -> None:
+    """The training split must fill one window of every column; say how long a corpus must be."""
+    train, val = len(corpus.part("train")), len(corpus.part("val"))
+    needed = config.batch_size * (config.seq_len + 1)
+    if train < needed or val < 2:
+        share = train / len(corpus.ids)
+        minimum = max(math.ceil(needed / share) if share else needed, math.ceil(2 / 0.05))
+        raise CharrnnError(
+            f"corpus {corpus.path} is too short for one batch: with --batch-size "
+            f"{config.batch_size} and --seq-len {config.seq_len} the training split needs "
+            f"{needed:,} characters but has {train:,}; the corpus needs at least {minimum:,}. "
+            "Use a longer text, or a smaller --batch-size or --seq-len.")
+
+
 def mxnet_seed(seed: int, step: int) -> int:
     """The MXNet seed at a resumable point: dropout masks then repeat exactly on resume."""
     return (seed * 1_000_003 + step) % (2 ** 31)
@@ -154,14 +170,9 @@ class TrainingLoop:
         if config.batch_size % len(contexts):
             raise CharrnnError(f"--batch-size {config.batch_size} must be a multiple of the "
                                f"number of devices ({len(contexts)}).")
-        train = corpus.part("train")
-        check_long_enough(len(train), config.batch_size, "training split")
-        check_long_enough(len(corpus.part("val")), 1, "validation split")
-        self.columns = rnn_batch(train, config.batch_size)
+        self.columns = rnn_batch(corpus.part("train"), config.batch_size)
         self.trainer = make_trainer(model, config, contexts, progress.lr, kvstore)
         self.pending: list[mx.nd.NDArray] = []   # per-step losses not yet read back
-        self.loss_sum = 0.0          # sum of window losses read back this epoch
-        self.loss_windows = 0
         self.chars = 0               # characters trained on this epoch, and the seconds it took
         self.seconds = 0.0
 
@@ -238,8 +249,8 @@ class TrainingLoop:
                 f"{first_step + bad[0]} (epoch {self.progress.epoch + 1}). The best checkpoint "
                 f"so far is kept. Try a lower --lr (now {self.progress.lr:g}) or --clip "
                 f"(now {self.config.clip:g}).")
-        self.loss_sum += losses.sum()
-        self.loss_windows += len(losses)
+        self.progress.loss_sum += float(losses.sum())
+        self.progress.loss_windows += len(losses)
         self.reporter.advanced(len(losses), float(losses.mean()),
                                self.chars / max(self.seconds + time.time() - tick, 1e-9))
 
@@ -279,11 +290,13 @@ class TrainingLoop:
 
     def metrics_row(self, metrics: Metrics, improved: bool, lengths: list[int]) -> dict[str, Any]:
         progress = self.progress
-        train_loss = self.loss_sum / max(self.loss_windows, 1)
+        train_loss = progress.loss_sum / max(progress.loss_windows, 1)
         chars_per_s = self.chars / max(self.seconds, 1e-9)
-        self.loss_sum, self.loss_windows, self.chars, self.seconds = 0.0, 0, 0, 0.0
+        self.chars, self.seconds = 0, 0.0
         epoch = progress.epoch + (round(progress.window / len(lengths), 3) if progress.window
                                   else 0)
+        if not progress.window:
+            progress.loss_sum, progress.loss_windows = 0.0, 0
         return {"epoch": epoch, "step": progress.step,
                 "train_loss": train_loss, "train_bpc": train_loss / math.log(2),
                 "val_loss": metrics.loss, "val_bpc": metrics.bpc,
