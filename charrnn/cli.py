@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 import signal
 import sys
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -14,6 +16,8 @@ from click.core import ParameterSource
 
 from charrnn import runs
 from charrnn.checkpoint import RunDir
+from charrnn.compare import compare as compare_models
+from charrnn.compare import write_report
 from charrnn.config import MODELS, OPTIMIZERS, ModelConfig, TrainConfig, to_dict
 from charrnn.corpus import SPLITS, load_corpus
 from charrnn.devices import describe, parse_contexts
@@ -77,57 +81,87 @@ def cli() -> None:
 
 # -- train ----------------------------------------------------------------------------------
 
+def _options(*options):
+    """Apply a list of click options, so commands share them."""
+    def decorate(function):
+        for option in reversed(options):
+            function = option(function)
+        return function
+    return decorate
+
+
+architecture_options = _options(
+    click.option("--layers", type=POSITIVE, default=2, show_default=True,
+                 help="Recurrent layers (ignored by the unrolled model)."),
+    click.option("--hidden", type=POSITIVE, default=256, show_default=True,
+                 help="Hidden units per layer."),
+    click.option("--embed", type=POSITIVE, default=64, show_default=True,
+                 help="Size of the character embedding."),
+    click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2,
+                 show_default=True, help="Dropout between layers and before the decoder."),
+)
+
+training_options = _options(
+    click.option("--seq-len", type=POSITIVE, default=100, show_default=True,
+                 help="Characters per BPTT window: how far back gradients flow."),
+    click.option("--batch-size", type=POSITIVE, default=32, show_default=True,
+                 help="Columns trained in parallel (split across devices)."),
+    click.option("--epochs", type=POSITIVE, default=30, show_default=True,
+                 help="Most passes over the training split."),
+    click.option("--lr", type=click.FloatRange(0, min_open=True), default=None,
+                 help="Learning rate [default: 0.002 for adam, 1.0 for sgd]."),
+    click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adam",
+                 show_default=True),
+    click.option("--clip", type=click.FloatRange(0, min_open=True), default=1.0,
+                 show_default=True, help="Largest global norm of the gradient of the mean loss."),
+    click.option("--weight-decay", type=click.FloatRange(0), default=0.0, show_default=True,
+                 help="L2 penalty on all weights, added to the gradient."),
+    click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=1.0,
+                 show_default=True,
+                 help="Multiply the learning rate by this when validation stops improving."),
+    click.option("--patience", type=POSITIVE, default=5, show_default=True,
+                 help="Stop after this many epochs without a better validation loss."),
+    click.option("--random-seq-len", is_flag=True,
+                 help="Vary the window length around --seq-len (AWD-LSTM), scaling the step."),
+    click.option("--max-steps", type=click.IntRange(min=0), default=0,
+                 help="Stop after this many optimizer steps (0: no limit)."),
+    click.option("--time-budget", type=Duration(), default=0.0,
+                 help="Stop after this much time, e.g. 5m (default: no limit)."),
+    click.option("--checkpoint-every", type=click.IntRange(min=0), default=0,
+                 help="Also save a resumable checkpoint every N steps (0: each epoch only)."),
+    click.option("--log-interval", type=POSITIVE, default=20, show_default=True,
+                 help="Steps between progress updates (the only time the loop waits for the "
+                      "device)."),
+    click.option("--eval-batch-size", type=POSITIVE, default=32, show_default=True,
+                 help="Columns used when scoring the validation split."),
+    click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+                 help="Seed of initialisation and dropout: the same seed gives the same run."),
+    click.option("--ctx", "ctx_spec", default=None, help=CTX_HELP),
+)
+
+
+def _settings(options: dict[str, Any]) -> tuple[dict[str, Any], TrainConfig]:
+    """Split command options into architecture settings and a checked TrainConfig."""
+    if options["lr"] is None:
+        options["lr"] = DEFAULT_LR[options["optimizer"]]
+    architecture = {k: options[k] for k in MODEL_OPTIONS if k in options}
+    return architecture, TrainConfig(**{k: options[k] for k in TRAINING_OPTIONS}).check()
+
+
+# -- train ----------------------------------------------------------------------------------
+
 @cli.command()
 @click.argument("corpus", required=False, type=click.Path(path_type=Path))
 @click.option("--model", type=click.Choice(MODELS), default="lstm", show_default=True,
               help="Recurrent cell, or the unrolled three-character feed-forward baseline.")
-@click.option("--layers", type=POSITIVE, default=2, show_default=True,
-              help="Recurrent layers (ignored by the unrolled model).")
-@click.option("--hidden", type=POSITIVE, default=256, show_default=True,
-              help="Hidden units per layer.")
-@click.option("--embed", type=POSITIVE, default=64, show_default=True,
-              help="Size of the character embedding.")
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2,
-              show_default=True, help="Dropout between layers and before the decoder.")
-@click.option("--seq-len", type=POSITIVE, default=100, show_default=True,
-              help="Characters per BPTT window: how far back gradients flow.")
-@click.option("--batch-size", type=POSITIVE, default=32, show_default=True,
-              help="Columns trained in parallel (split across devices).")
-@click.option("--epochs", type=POSITIVE, default=30, show_default=True,
-              help="Most passes over the training split.")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=None,
-              help="Learning rate [default: 0.002 for adam, 1.0 for sgd].")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adam", show_default=True)
-@click.option("--clip", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True,
-              help="Largest global norm of the gradient of the mean loss.")
-@click.option("--weight-decay", type=click.FloatRange(0), default=0.0, show_default=True,
-              help="L2 penalty on all weights, added to the gradient.")
-@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=1.0,
-              show_default=True,
-              help="Multiply the learning rate by this when validation stops improving.")
-@click.option("--patience", type=POSITIVE, default=5, show_default=True,
-              help="Stop after this many epochs without a better validation loss.")
-@click.option("--random-seq-len", is_flag=True,
-              help="Vary the window length around --seq-len (AWD-LSTM), scaling the step.")
-@click.option("--max-steps", type=click.IntRange(min=0), default=0,
-              help="Stop after this many optimizer steps (0: no limit).")
-@click.option("--time-budget", type=Duration(), default=0.0,
-              help="Stop after this much time, e.g. 5m (default: no limit).")
-@click.option("--checkpoint-every", type=click.IntRange(min=0), default=0,
-              help="Also save a resumable checkpoint every N steps (0: each epoch only).")
-@click.option("--log-interval", type=POSITIVE, default=20, show_default=True,
-              help="Steps between progress updates (the only time the loop waits for the device).")
-@click.option("--eval-batch-size", type=POSITIVE, default=32, show_default=True,
-              help="Columns used when scoring the validation split.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Seed of initialisation and dropout: the same seed gives the same run.")
+@architecture_options
+@training_options
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Run directory [default: params/<corpus>-<model>].")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, metavar="RUN_DIR",
               help="Continue the run saved in RUN_DIR where it stopped.")
 @click.option("--overwrite", is_flag=True, help="Replace the model already in --out.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of CORPUS.")
-@click.option("--ctx", "ctx_spec", default=None, help=CTX_HELP)
 @click.option("--sample-length", type=click.IntRange(min=0), default=300, show_default=True,
               help="Characters to generate from the best model at the end (0: none).")
 @click.option("--sample-text", default=DEFAULT_SEED_TEXT, show_default=True,
@@ -143,8 +177,7 @@ def train(ctx: click.Context, corpus: Path | None, out: Path | None,
     after the current batch and prints the command that resumes.
     """
     contexts = parse_contexts(ctx_spec)
-    if options["lr"] is None:
-        options["lr"] = DEFAULT_LR[options["optimizer"]]
+    architecture, config = _settings(options)
     if resume:
         if overwrite:
             raise click.UsageError("--resume and --overwrite contradict each other: pick one.")
@@ -153,8 +186,7 @@ def train(ctx: click.Context, corpus: Path | None, out: Path | None,
             _given(ctx, TRAINING_OPTIONS, options), contexts)
     else:
         corpus = corpus or runs.default_corpus()
-        model_config = ModelConfig(**{k: options[k] for k in MODEL_OPTIONS}, vocab_size=1)
-        config = TrainConfig(**{k: options[k] for k in TRAINING_OPTIONS}).check()
+        model_config = ModelConfig(**architecture, vocab_size=1)
         out = out or Path("params") / f"{corpus.stem}-{model_config.model}"
         run, data, model, progress = runs.start_run(corpus, model_config.check(), config, out,
                                                     overwrite, encoding, contexts)
@@ -334,7 +366,6 @@ def info(run_dir: Path) -> None:
     run = RunDir.open(run_dir)
     model_config, config, corpus = run.config()
     model = build_model(model_config)
-    model.initialize()
     rows = [("run", str(run.path)),
             ("model", ", ".join(f"{k} {v}" for k, v in to_dict(model_config).items())),
             ("parameters", f"{count_parameters(model):,}"),
@@ -350,3 +381,86 @@ def info(run_dir: Path) -> None:
                              f"{best['epoch']}"))
     for name, value in rows:
         click.echo(f"{name:<11} {value}")
+
+
+# -- compare --------------------------------------------------------------------------------
+
+def _model_list(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
+    models = [m.strip() for m in value.split(",") if m.strip()]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown or not models:
+        raise click.BadParameter(f"{', '.join(unknown) or 'nothing'} is not a model; choose "
+                                 f"from {', '.join(MODELS)}.")
+    if len(set(models)) != len(models):
+        raise click.BadParameter("a model is listed twice.")
+    return models
+
+
+@cli.command()
+@click.argument("corpus", required=False, type=click.Path(path_type=Path))
+@click.option("--models", default=",".join(("unrolled", "rnn_relu", "rnn_tanh", "gru", "lstm")),
+              show_default=True, callback=_model_list, help="Comma-separated models to train.")
+@architecture_options
+@training_options
+@click.option("--match-params", is_flag=True,
+              help="Size each model's hidden layer to the parameter count of the first "
+                   "recurrent model listed, so cells are compared at equal size.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Report folder [default: reports/<corpus>-<date>].")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted comparison in --out, skipping finished models.")
+@click.option("--sample-text", default=DEFAULT_SEED_TEXT, show_default=True,
+              help="Seed text of every model's sample.")
+@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=0.8,
+              show_default=True, help="Temperature of the samples.")
+@click.pass_context
+def compare(ctx: click.Context, corpus: Path | None, models: list[str], match_params: bool,
+            out: Path | None, resume: bool, sample_text: str, temperature: float,
+            ctx_spec: str | None, **options: Any) -> None:
+    """Train several models on the same split of CORPUS and compare them.
+
+    Writes results.md (a table with the command that produced it), results.json and, with
+    matplotlib installed (pip install 'charrnn[plot]'), curves.png. Each model's run directory
+    is kept in the report folder for generate, evaluate and info.
+    """
+    contexts = parse_contexts(ctx_spec)
+    architecture, config = _settings(options)
+    corpus = corpus or runs.default_corpus()
+    out = out or Path("reports") / f"{corpus.stem}-{date.today().isoformat()}"
+    out.mkdir(parents=True, exist_ok=True)
+    stop = StopRequest()
+    with _stop_on_signals(stop):
+        rows = compare_models(corpus, models, ModelConfig(**architecture), config, contexts,
+                              out, match_params, resume, sample_text, temperature, stop,
+                              click.echo, lambda: ConsoleReporter(config.epochs))
+    written = write_report(out, rows, _command_line(ctx), sample_text, temperature)
+    click.echo("\n" + markdown_table(out))
+    click.echo("wrote " + ", ".join(str(p) for p in written))
+    if len(written) < 3:
+        click.echo("(no curves.png: install matplotlib, e.g. pip install 'charrnn[plot]')")
+    if stop.signal is not None:
+        click.echo(f"interrupted: continue with  charrnn compare {corpus} --out {out} --resume "
+                   "(and the same options)")
+        sys.exit(128 + stop.signal)
+
+
+def markdown_table(out: Path) -> str:
+    lines = (out / "results.md").read_text(encoding="utf-8").splitlines()
+    return "\n".join(line.rsplit("|", 2)[0] + "|" for line in lines if line.startswith("|"))
+
+
+def _command_line(ctx: click.Context) -> str:
+    """The command as typed (options that were given), for the top of the report."""
+    words = ["charrnn", ctx.info_name]
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name)
+        if source not in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            continue
+        value = ctx.params[param.name]
+        if isinstance(param, click.Argument):
+            words.append(str(value))
+        elif getattr(param, "is_flag", False):
+            words.append(param.opts[0])
+        else:
+            words += [param.opts[0], ",".join(value) if isinstance(value, list) else str(value)]
+    return " ".join(shlex.quote(w) for w in words)

@@ -1,0 +1,179 @@
+"""Several models trained on one split with one seed, then set side by side.
+
+Each model becomes an ordinary run directory inside the report folder; the report is a
+Markdown table, the same numbers as JSON, and validation curves as a picture.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+from pathlib import Path
+from statistics import mean
+from typing import Any, Callable
+
+import mxnet as mx
+
+from charrnn import checkpoint, runs
+from charrnn.checkpoint import RunDir
+from charrnn.config import RECURRENT_MODELS, ModelConfig, TrainConfig
+from charrnn.corpus import Corpus, load_corpus
+from charrnn.errors import CharrnnError
+from charrnn.evaluation import evaluate
+from charrnn.generation import sample
+from charrnn.models import build_model, count_parameters
+from charrnn.training import Reporter, StopRequest, TrainingLoop
+
+SAMPLE_LENGTH = 200
+
+
+def match_hidden(config: ModelConfig, target: int) -> int:
+    """The hidden size that brings `config`'s parameter count closest to `target`."""
+    def size(hidden: int) -> int:
+        return count_parameters(build_model(dataclasses.replace(config, hidden=hidden)))
+
+    low, high = 1, 1
+    while size(high) < target:
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if size(middle) < target else (low, middle)
+    return min((low, high), key=lambda h: abs(size(h) - target))
+
+
+def plan(models: list[str], base: ModelConfig, match_params: bool) -> dict[str, ModelConfig]:
+    """Each model's settings; with `match_params`, sized like the first recurrent model."""
+    configs = {m: dataclasses.replace(base, model=m) for m in models}
+    if match_params:
+        reference = next((m for m in models if m in RECURRENT_MODELS), models[0])
+        target = count_parameters(build_model(configs[reference]))
+        for m in models:
+            if m != reference:
+                configs[m] = dataclasses.replace(configs[m],
+                                                 hidden=match_hidden(configs[m], target))
+    return configs
+
+
+def finished(path: Path) -> bool:
+    run = RunDir(path)
+    if not run.has(checkpoint.STATE):
+        return False
+    return run.read_json(checkpoint.STATE).get("stop_reason", "") not in ("", "interrupted")
+
+
+def train_one(path: Path, corpus_path: Path, config: ModelConfig, train_config: TrainConfig,
+              contexts: list[mx.Context], reporter: Reporter, stop: StopRequest) -> None:
+    if RunDir(path).has(checkpoint.STATE):
+        run, corpus, model, progress, train_config = runs.resume_run(path, corpus_path, {}, {},
+                                                                     contexts)
+    else:
+        run, corpus, model, progress = runs.start_run(corpus_path, config, train_config, path,
+                                                      False, "utf-8", contexts)
+    TrainingLoop(model, corpus, train_config, contexts, run, progress, reporter, stop).run()
+
+
+def result_row(path: Path, corpus: Corpus, seed_text: str, temperature: float) -> dict[str, Any]:
+    """The numbers of one finished run: the best weights scored on the test split."""
+    model, vocab, run = runs.load_trained(path)
+    config, train_config, _ = run.config()
+    metrics = run.metrics()
+    test = evaluate(model, corpus.part("test"), mx.cpu(), train_config.eval_batch_size,
+                    train_config.seq_len)
+    seed_ids = vocab.encode_seed(seed_text, skip_unknown=True)
+    text = "".join(c[0] for c in sample(model, vocab, seed_ids, SAMPLE_LENGTH,
+                                        temperature=temperature, seed=0))
+    return {"model": config.model, "hidden": config.hidden, "layers": config.layers,
+            "parameters": count_parameters(model), "epochs": metrics[-1]["epoch"],
+            "wall_time_s": metrics[-1]["elapsed"],
+            "train_chars_per_s": round(mean(r["chars_per_s"] for r in metrics)),
+            "val_bpc": min(r["val_bpc"] for r in metrics), "test_bpc": test.bpc,
+            "test_accuracy": test.accuracy, "sample": vocab.decode(seed_ids) + text,
+            "run": str(path), "curve": [{k: r[k] for k in ("epoch", "elapsed", "val_bpc")}
+                                        for r in metrics]}
+
+
+def compare(corpus_path: Path, models: list[str], base: ModelConfig, train_config: TrainConfig,
+            contexts: list[mx.Context], out: Path, match_params: bool, resume: bool,
+            seed_text: str, temperature: float, stop: StopRequest,
+            announce: Callable[[str], None], reporter: Callable[[], Reporter]) -> list[dict]:
+    """Train each model (skipping those a resumed compare already finished); return the rows."""
+    corpus = load_corpus(corpus_path)
+    configs = plan(models, dataclasses.replace(base, vocab_size=len(corpus.vocab)), match_params)
+    rows = []
+    for i, (name, config) in enumerate(configs.items(), 1):
+        path = out / name
+        if not resume and path.exists():
+            raise CharrnnError(f"{path} already exists: pass --resume to continue this "
+                                    "comparison, or choose another --out.")
+        if finished(path):
+            announce(f"[{i}/{len(configs)}] {name}: already trained, skipped")
+        else:
+            announce(f"[{i}/{len(configs)}] {name}: hidden {config.hidden}")
+            train_one(path, corpus_path, config, train_config, contexts, reporter(), stop)
+            if stop.signal is not None:
+                break
+        rows.append(result_row(path, corpus, seed_text, temperature))
+    return rows
+
+
+def machine() -> str:
+    return (f"{platform.machine()} {platform.processor() or platform.system()}, "
+            f"MXNet {mx.__version__}, Python {platform.python_version()}")
+
+
+def write_report(out: Path, rows: list[dict], command: str, seed_text: str,
+                 temperature: float) -> list[Path]:
+    """results.md, results.json and (with matplotlib) curves.png; returns what was written."""
+    report = {"command": command, "machine": machine(), "seed_text": seed_text,
+              "temperature": temperature, "models": rows}
+    (out / "results.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    (out / "results.md").write_text(markdown(report), encoding="utf-8")
+    written = [out / "results.md", out / "results.json"]
+    picture = plot_curves(rows, out / "curves.png")
+    return written + ([picture] if picture else [])
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# charrnn compare\n\n```\n{report['command']}\n```\n",
+             f"Machine: {report['machine']}. Samples: {SAMPLE_LENGTH} characters from "
+             f"\"{report['seed_text']}\" at temperature {report['temperature']}.\n",
+             "| model | hidden | parameters | epochs | wall time | train chars/s | val bpc "
+             "| test bpc | test accuracy | sample |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in report["models"]:
+        sample_text = r["sample"].replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ⏎ ")
+        lines.append(f"| {r['model']} | {r['hidden']} | {r['parameters']:,} | {r['epochs']} "
+                     f"| {r['wall_time_s']:.0f} s | {r['train_chars_per_s']:,} "
+                     f"| {r['val_bpc']:.3f} | {r['test_bpc']:.3f} | {r['test_accuracy']:.1%} "
+                     f"| {sample_text} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_curves(rows: list[dict], path: Path) -> Path | None:
+    """Validation bits/char against wall time and against epoch; None without matplotlib."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, (by_time, by_epoch) = pyplot.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    for r in rows:
+        curve = r["curve"]
+        label = f"{r['model']} ({r['parameters']:,} parameters)"
+        by_time.plot([p["elapsed"] / 60 for p in curve], [p["val_bpc"] for p in curve],
+                     marker="o", markersize=3, label=label)
+        by_epoch.plot([p["epoch"] for p in curve], [p["val_bpc"] for p in curve],
+                      marker="o", markersize=3, label=label)
+    by_time.set_xlabel("wall time (minutes)")
+    by_epoch.set_xlabel("epoch")
+    by_time.set_ylabel("validation bits per character")
+    for axes in (by_time, by_epoch):
+        axes.grid(alpha=0.3)
+    by_epoch.legend()
+    figure.suptitle("charrnn compare: validation bits per character (lower is better)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    pyplot.close(figure)
+    return path
