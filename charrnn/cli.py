@@ -19,11 +19,13 @@ from charrnn.checkpoint import RunDir
 from charrnn.compare import compare as compare_models
 from charrnn.compare import write_report
 from charrnn.config import MODELS, OPTIMIZERS, ModelConfig, TrainConfig, to_dict
-from charrnn.corpus import SPLITS, load_corpus
+from charrnn.corpus import SPLITS, load_corpus, prepare_corpus
 from charrnn.devices import describe, parse_contexts
+from charrnn.distributed import Workers, create_kvstore
 from charrnn.errors import CharrnnError
 from charrnn.evaluation import evaluate as evaluate_ids
 from charrnn.generation import beam_search, sample
+from charrnn.launch import LAUNCHERS, launch_local, launch_remote
 from charrnn.models import build_model, count_parameters
 from charrnn.training import Reporter, StopRequest, TrainingLoop
 
@@ -162,6 +164,10 @@ def _settings(options: dict[str, Any]) -> tuple[dict[str, Any], TrainConfig]:
               help="Continue the run saved in RUN_DIR where it stopped.")
 @click.option("--overwrite", is_flag=True, help="Replace the model already in --out.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of CORPUS.")
+@click.option("--kvstore", type=click.Choice(["local", "device", "dist_sync",
+                                              "dist_device_sync"]), default=None,
+              help="How gradients are summed: across devices (local, device; chosen for you) "
+                   "or, as one worker of a `charrnn launch` job, across machines (dist_sync).")
 @click.option("--sample-length", type=click.IntRange(min=0), default=300, show_default=True,
               help="Characters to generate from the best model at the end (0: none).")
 @click.option("--sample-text", default=DEFAULT_SEED_TEXT, show_default=True,
@@ -169,7 +175,7 @@ def _settings(options: dict[str, Any]) -> tuple[dict[str, Any], TrainConfig]:
 @click.pass_context
 def train(ctx: click.Context, corpus: Path | None, out: Path | None,
           resume: Path | None, overwrite: bool, encoding: str, ctx_spec: str | None,
-          sample_length: int, sample_text: str, **options: Any) -> None:
+          kvstore: str | None, sample_length: int, sample_text: str, **options: Any) -> None:
     """Train a model on CORPUS (default: data/nietzsche.txt).
 
     Progress is shown as it trains; every epoch the validation split is scored, the best
@@ -178,26 +184,32 @@ def train(ctx: click.Context, corpus: Path | None, out: Path | None,
     """
     contexts = parse_contexts(ctx_spec)
     architecture, config = _settings(options)
+    workers = Workers(create_kvstore(kvstore))
     if resume:
         if overwrite:
             raise click.UsageError("--resume and --overwrite contradict each other: pick one.")
         run, data, model, progress, config = runs.resume_run(
             resume, corpus, _given(ctx, MODEL_OPTIONS, options),
-            _given(ctx, TRAINING_OPTIONS, options), contexts)
+            _given(ctx, TRAINING_OPTIONS, options), contexts, write=workers.chief)
     else:
         corpus = corpus or runs.default_corpus()
         model_config = ModelConfig(**architecture, vocab_size=1)
         out = out or Path("params") / f"{corpus.stem}-{model_config.model}"
         run, data, model, progress = runs.start_run(corpus, model_config.check(), config, out,
-                                                    overwrite, encoding, contexts)
+                                                    overwrite, encoding, contexts,
+                                                    create=workers.chief)
+    if not workers.chief:  # worker 0 speaks for the job
+        TrainingLoop(model, data, config, contexts, run, progress, workers=workers).run()
+        return
     click.echo(f"{'resuming' if resume else 'training'} {run.path}: "
-               f"{count_parameters(model):,} parameters on {describe(contexts)}; "
+               f"{count_parameters(model):,} parameters on {describe(contexts)}"
+               f"{f' x {workers.count} workers' if workers.count > 1 else ''}; "
                f"{len(data.part('train')):,} training characters, vocabulary of "
                f"{len(data.vocab)}")
     stop = StopRequest()
     with _stop_on_signals(stop):
         progress = TrainingLoop(model, data, config, contexts, run, progress,
-                                ConsoleReporter(config.epochs), stop).run()
+                                ConsoleReporter(config.epochs), stop, workers).run()
     if stop.signal is not None:
         click.echo(f"\nstopped by signal {stop.signal} at step {progress.step}; checkpoint saved. "
                    f"Resume with:\n  charrnn train --resume {run.path}")
@@ -464,3 +476,63 @@ def _command_line(ctx: click.Context) -> str:
         else:
             words += [param.opts[0], ",".join(value) if isinstance(value, list) else str(value)]
     return " ".join(shlex.quote(w) for w in words)
+
+
+# -- prepare --------------------------------------------------------------------------------
+
+def _fractions(ctx: click.Context, param: click.Parameter, value: str) -> tuple[float, ...]:
+    try:
+        fractions = tuple(float(f) for f in value.split(","))
+    except ValueError:
+        raise click.BadParameter("write three fractions, e.g. 0.9,0.05,0.05.") from None
+    if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1) > 1e-6:
+        raise click.BadParameter("three non-negative fractions summing to 1, e.g. 0.9,0.05,0.05.")
+    return fractions
+
+
+@cli.command()
+@click.argument("corpus", type=click.Path(path_type=Path))
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
+              help="Folder for ids.npy, vocab.json and meta.json.")
+@click.option("--split", "fractions", default="0.9,0.05,0.05", show_default=True,
+              callback=_fractions, help="Train, validation and test fractions.")
+@click.option("--encoding", default="utf-8", show_default=True, help="Encoding of CORPUS.")
+def prepare(corpus: Path, out: Path, fractions: tuple[float, ...], encoding: str) -> None:
+    """Encode CORPUS, of any size, for `charrnn train OUT`.
+
+    The text is read in chunks, never whole; training memory-maps the ids, so a corpus larger
+    than memory trains in constant memory.
+    """
+    prepared = prepare_corpus(corpus, out, encoding, fractions)
+    train, val, test = (len(prepared.part(name)) for name in SPLITS)
+    click.echo(f"{out}: {len(prepared.ids):,} characters ({prepared.ids.dtype} ids), vocabulary "
+               f"of {len(prepared.vocab)}; train {train:,}, validation {val:,}, test {test:,}")
+
+
+# -- launch ---------------------------------------------------------------------------------
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.option("-n", "--workers", type=POSITIVE, required=True, help="Worker processes.")
+@click.option("-s", "--servers", type=POSITIVE, default=None,
+              help="Parameter servers [default: as many as workers].")
+@click.option("--launcher", type=click.Choice(LAUNCHERS), default="local", show_default=True,
+              help="local: all on this machine over 127.0.0.1; ssh/mpi/slurm: MXNet's tracker.")
+@click.option("-H", "--hostfile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Hosts, one per line (ssh and mpi).")
+@click.option("--timeout", type=Duration(), default=None,
+              help="End the job if it runs longer than this (local launcher).")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def launch(workers: int, servers: int | None, launcher: str, hostfile: Path | None,
+           timeout: float | None, command: tuple[str, ...]) -> None:
+    """Run COMMAND (e.g. -- charrnn train CORPUS ...) as an MXNet parameter-server job.
+
+    Each worker trains on its own contiguous shard of the training split; the servers sum the
+    gradients, and worker 0 validates, checkpoints and reports. If a process fails, the local
+    launcher stops the whole job and says which one.
+    """
+    servers = servers or workers
+    if launcher == "local":
+        code = launch_local(list(command), workers, servers, timeout, click.echo)
+    else:
+        code = launch_remote(list(command), workers, servers, launcher, hostfile)
+    sys.exit(code)

@@ -1,14 +1,17 @@
 """Text in, character ids out: reading a corpus, the character vocabulary, the split."""
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
+import mmap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence, Union
+from typing import Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
+from charrnn.atomic import atomic_write, bytes_writer, json_writer
 from charrnn.errors import CharrnnError
 
 PathLike = Union[str, Path]
@@ -16,36 +19,72 @@ PathLike = Union[str, Path]
 MAX_VOCAB = 65536
 SPLITS = ("train", "val", "test")
 DEFAULT_SPLIT = (0.9, 0.05, 0.05)
+IDS, VOCAB_FILE, META = "ids.npy", "vocab.json", "meta.json"
 # Characters encoded per chunk: bounds the temporary UTF-32 copy for very large corpora.
 _ENCODE_CHUNK = 1 << 23
 
 
-def read_bytes(path: PathLike) -> bytes:
-    """The file's bytes, or an error naming why it cannot be a corpus."""
-    path = Path(path)
+def check_corpus_file(path: Path) -> None:
+    """Fail with a clear message unless `path` is a non-empty file."""
     if not path.exists():
         raise CharrnnError(f"corpus {path} does not exist: give the path of a text file.")
     if path.is_dir():
         raise CharrnnError(f"corpus {path} is a directory: give a text file (or a folder made by "
                            "`charrnn prepare`).")
-    data = path.read_bytes()
-    if not data:
+    if path.stat().st_size == 0:
         raise CharrnnError(f"corpus {path} is empty: give a text file with some text in it.")
-    return data
+
+
+def read_bytes(path: PathLike) -> bytes:
+    """The file's bytes, or an error naming why it cannot be a corpus."""
+    path = Path(path)
+    check_corpus_file(path)
+    return path.read_bytes()
+
+
+def _undecodable(source: str, encoding: str, offset: int, byte: bytes) -> CharrnnError:
+    return CharrnnError(
+        f"{source} is not valid {encoding}: byte 0x{byte.hex()} at offset {offset} cannot be "
+        "decoded. Convert the file to UTF-8, or pass its encoding, e.g. --encoding latin-1.")
+
+
+def _unknown_encoding(encoding: str) -> CharrnnError:
+    return CharrnnError(f"--encoding {encoding!r} is not an encoding Python knows; try utf-8 or "
+                        "latin-1.")
 
 
 def decode_text(data: bytes, source: str, encoding: str = "utf-8") -> str:
     try:
         return data.decode(encoding)
     except LookupError:
-        raise CharrnnError(f"--encoding {encoding!r} is not an encoding Python knows; "
-                           "try utf-8 or latin-1.") from None
+        raise _unknown_encoding(encoding) from None
     except UnicodeDecodeError as error:
-        bad = data[error.start:error.start + 1].hex()
-        raise CharrnnError(
-            f"{source} is not valid {encoding}: byte 0x{bad} at offset {error.start} cannot be "
-            f"decoded. Convert the file to UTF-8, or pass its encoding, e.g. --encoding latin-1."
-        ) from None
+        raise _undecodable(source, encoding, error.start,
+                           data[error.start:error.start + 1]) from None
+
+
+def decoded_chunks(path: Path, encoding: str, chunk_bytes: int = 1 << 24) -> Iterator[str]:
+    """The text of a file of any size, decoded piece by piece (errors name the byte offset)."""
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+    except LookupError:
+        raise _unknown_encoding(encoding) from None
+    offset = 0
+    with open(path, "rb") as f:
+        while True:
+            data = f.read(chunk_bytes)
+            pending = decoder.getstate()[0]
+            try:
+                text = decoder.decode(data, final=not data)
+            except UnicodeDecodeError as error:
+                where = offset - len(pending) + error.start
+                raise _undecodable(f"corpus {path}", encoding, where,
+                                   (pending + data)[error.start:error.start + 1]) from None
+            offset += len(data)
+            if text:
+                yield text
+            if not data:
+                return
 
 
 def sha256_hex(data: bytes) -> str:
@@ -56,6 +95,19 @@ def _codepoints(text: str) -> np.ndarray:
     if text.isascii():
         return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
     return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
+def count_codepoints(text: str, counts: np.ndarray | None = None) -> np.ndarray:
+    """Occurrences of each code point in `text`, added to `counts`."""
+    counts = np.zeros(0, dtype=np.int64) if counts is None else counts
+    for start in range(0, len(text), _ENCODE_CHUNK):
+        chunk = np.bincount(_codepoints(text[start:start + _ENCODE_CHUNK]))
+        if len(chunk) > len(counts):
+            chunk[:len(counts)] += counts
+            counts = chunk
+        else:
+            counts[:len(chunk)] += chunk
+    return counts
 
 
 def _describe(chars: Iterable[str]) -> str:
@@ -87,14 +139,11 @@ class CharVocab:
 
     @classmethod
     def from_text(cls, text: str) -> CharVocab:
-        counts = np.zeros(0, dtype=np.int64)
-        for start in range(0, len(text), _ENCODE_CHUNK):
-            chunk = np.bincount(_codepoints(text[start:start + _ENCODE_CHUNK]))
-            if len(chunk) > len(counts):
-                chunk[:len(counts)] += counts
-                counts = chunk
-            else:
-                counts[:len(chunk)] += chunk
+        return cls.from_counts(count_codepoints(text))
+
+    @classmethod
+    def from_counts(cls, counts: np.ndarray) -> CharVocab:
+        """From occurrences per code point (see `count_codepoints`)."""
         return cls(tuple(chr(c) for c in np.flatnonzero(counts)))
 
     def __len__(self) -> int:
@@ -165,12 +214,6 @@ def split_bounds(length: int, fractions: Sequence[float] = DEFAULT_SPLIT) -> lis
     return [0, a, min(b, length), length]
 
 
-def split(ids: np.ndarray, fractions: Sequence[float] = DEFAULT_SPLIT) -> dict[str, np.ndarray]:
-    """Contiguous train/val/test views of the ids (no copy)."""
-    bounds = split_bounds(len(ids), fractions)
-    return {name: ids[bounds[i]:bounds[i + 1]] for i, name in enumerate(SPLITS)}
-
-
 @dataclass
 class Corpus:
     """A corpus as ids, with what identifies it: its path, its checksum and its vocabulary."""
@@ -185,16 +228,87 @@ class Corpus:
         i = SPLITS.index(name)
         return self.ids[self.bounds[i]:self.bounds[i + 1]]
 
+    def release(self) -> None:
+        """Unmap the pages of a memory-mapped corpus read so far.
 
-def load_corpus(path: PathLike, encoding: str = "utf-8", vocab: CharVocab = None,
+        They stay in the page cache, but leave this process's resident memory, which would
+        otherwise grow to the corpus size over an epoch (the kernel maps whole 2 MB folios).
+        """
+        mapping = getattr(self.ids, "_mmap", None)
+        if mapping is not None and hasattr(mapping, "madvise"):
+            mapping.madvise(mmap.MADV_DONTNEED)
+
+
+def load_corpus(path: PathLike, encoding: str = "utf-8", vocab: CharVocab | None = None,
                 sha256: str | None = None, fractions: Sequence[float] = DEFAULT_SPLIT) -> Corpus:
-    """Read and encode a text file; with `vocab` (and `sha256`), the one a model was trained on."""
-    data = read_bytes(path)
-    if sha256 and sha256_hex(data) != sha256:
+    """A text file, or a folder made by `prepare_corpus`; with `vocab` and `sha256`, the
+    corpus a model was trained on, or an error."""
+    if Path(path, META).is_file():
+        corpus = load_prepared(path)
+        if vocab is not None and vocab != corpus.vocab:
+            raise CharrnnError(f"{path} was prepared with another vocabulary than the model's.")
+    else:
+        data = read_bytes(path)
+        text = decode_text(data, f"corpus {path}", encoding)
+        vocab = vocab or CharVocab.from_text(text)
+        ids = vocab.encode(text, what=f"corpus {path}")
+        corpus = Corpus(str(path), sha256_hex(data), vocab, ids,
+                        split_bounds(len(ids), fractions))
+    if sha256 and corpus.sha256 != sha256:
         raise CharrnnError(f"{path} is not the corpus this run was trained on (its sha256 differs "
                            "from the one in config.json): resume with that corpus, or start a "
                            "new run.")
-    text = decode_text(data, f"corpus {path}", encoding)
-    vocab = vocab or CharVocab.from_text(text)
-    ids = vocab.encode(text, what=f"corpus {path}")
-    return Corpus(str(path), sha256_hex(data), vocab, ids, split_bounds(len(ids), fractions))
+    return corpus
+
+
+def prepare_corpus(path: PathLike, out: PathLike, encoding: str = "utf-8",
+                   fractions: Sequence[float] = DEFAULT_SPLIT) -> Corpus:
+    """Encode a text file of any size into `out`/ids.npy, vocab.json and meta.json.
+
+    Two streaming passes (vocabulary and checksum, then ids), so memory stays bounded by the
+    chunk size; training then memory-maps the ids.
+    """
+    path, out = Path(path), Path(out)
+    check_corpus_file(path)
+    digest, counts, total = hashlib.sha256(), None, 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 24), b""):
+            digest.update(block)
+    for text in decoded_chunks(path, encoding):
+        counts = count_codepoints(text, counts)
+        total += len(text)
+    vocab = CharVocab.from_counts(counts)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def write_ids(temporary: str) -> None:
+        """Plain appends, not a memory map: mapped pages would count as resident memory."""
+        header = {"descr": np.lib.format.dtype_to_descr(vocab.dtype), "fortran_order": False,
+                  "shape": (total,)}
+        with open(temporary, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, header)
+            for text in decoded_chunks(path, encoding):
+                f.write(vocab.encode(text).tobytes())
+
+    meta = {"source": str(path), "sha256": digest.hexdigest(), "encoding": encoding,
+            "chars": total, "dtype": vocab.dtype.name, "split": split_bounds(total, fractions)}
+    atomic_write({out / IDS: write_ids, out / VOCAB_FILE: bytes_writer(vocab.to_json()),
+                  out / META: json_writer(meta)})
+    return load_prepared(out)
+
+
+def load_prepared(folder: PathLike) -> Corpus:
+    """A prepared corpus, its ids memory-mapped: resident memory does not grow with its size."""
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / META).read_text(encoding="utf-8"))
+        ids = np.load(folder / IDS, mmap_mode="r")
+        vocab = CharVocab.load(folder / VOCAB_FILE)
+        bounds = [int(b) for b in meta["split"]]
+        sha256 = str(meta["sha256"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise CharrnnError(f"{folder} is not a complete prepared corpus ({error}): run "
+                           "`charrnn prepare` again.") from None
+    if ids.ndim != 1 or len(ids) != bounds[-1] or ids.dtype != vocab.dtype:
+        raise CharrnnError(f"{folder}/{IDS} does not match its meta.json: run `charrnn prepare` "
+                           "again.")
+    return Corpus(str(folder), sha256, vocab, ids, bounds)

@@ -16,6 +16,7 @@ import numpy as np
 
 import charrnn
 from charrnn import checkpoint
+from charrnn.atomic import remove_stale_temporaries
 from charrnn.checkpoint import RunDir
 from charrnn.config import ModelConfig, TrainConfig, to_dict
 from charrnn.corpus import CharVocab, Corpus, PathLike, load_corpus
@@ -48,20 +49,26 @@ def initialized_model(config: ModelConfig, contexts: list[mx.Context], seed: int
 
 
 def start_run(corpus_path: PathLike, model_config: ModelConfig, train_config: TrainConfig,
-              out: PathLike, overwrite: bool, encoding: str, contexts: list[mx.Context]):
-    """A new run directory with its config and vocabulary, and a freshly initialised model."""
+              out: PathLike, overwrite: bool, encoding: str, contexts: list[mx.Context],
+              create: bool = True):
+    """A new run directory with its config and vocabulary, and a freshly initialised model.
+
+    With `create` false (the workers of a job other than worker 0) nothing is written.
+    """
     corpus = load_corpus(corpus_path, encoding)
     check_corpus_size(corpus, train_config)
     model_config = ModelConfig(**{**to_dict(model_config), "vocab_size": len(corpus.vocab)}).check()
-    run = RunDir.create(out, overwrite)
-    run.save_config(model_config, train_config, corpus_record(corpus, encoding), versions())
-    run.save_vocab(corpus.vocab)
+    run = RunDir(out)
+    if create:
+        run = RunDir.create(out, overwrite)
+        run.save_config(model_config, train_config, corpus_record(corpus, encoding), versions())
+        run.save_vocab(corpus.vocab)
     model = initialized_model(model_config, contexts, train_config.seed)
     return run, corpus, model, Progress(lr=train_config.lr)
 
 
 def resume_run(path: PathLike, corpus_path: PathLike | None, given_model: dict[str, Any],
-               given_training: dict[str, Any], contexts: list[mx.Context]):
+               given_training: dict[str, Any], contexts: list[mx.Context], write: bool = True):
     """Reopen a run; refuse a different corpus or settings, apply the allowed overrides."""
     run = RunDir.open(path, checkpoint.LAST, checkpoint.STATE, checkpoint.OPTIMIZER,
                       checkpoint.HIDDEN)
@@ -74,12 +81,13 @@ def resume_run(path: PathLike, corpus_path: PathLike | None, given_model: dict[s
     corpus_path = corpus_path or corpus_info.get("path")
     corpus = load_corpus(corpus_path, corpus_info.get("encoding", "utf-8"), vocab=run.vocab(),
                          sha256=corpus_info.get("sha256"))
-    run.save_config(model_config, train_config, corpus_info, versions())
+    if write:
+        run.save_config(model_config, train_config, corpus_info, versions())
+        remove_stale_temporaries(run.path)
     progress = Progress.from_dict(run.read_json(checkpoint.STATE), str(run.file(checkpoint.STATE)))
     progress.stop_reason = ""
     if "lr" in overrides:
         progress.lr = overrides["lr"]
-    run.remove_stale_temporaries()
     model = initialized_model(model_config, contexts, train_config.seed)
     return run, corpus, model, progress, train_config
 

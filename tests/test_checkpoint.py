@@ -12,6 +12,7 @@ from pathlib import Path
 import mxnet as mx
 import pytest
 
+from charrnn.atomic import remove_stale_temporaries
 from charrnn.checkpoint import RunDir
 from charrnn.errors import CharrnnError
 from charrnn.runs import load_trained
@@ -23,7 +24,9 @@ KILLS = 30
 WRITER = textwrap.dedent("""
     import sys
     import mxnet as mx
-    from charrnn.checkpoint import RunDir, arrays_writer, json_writer
+    from charrnn.atomic import arrays_writer, json_writer
+    from charrnn.atomic import remove_stale_temporaries
+from charrnn.checkpoint import RunDir
     from charrnn.config import ModelConfig
     from charrnn.runs import initialized_model
 
@@ -66,7 +69,7 @@ def test_checkpoints_killed_mid_write_always_load(tmp_path):
         for name in ("model.params", "last.params", "trainer.states"):
             assert not (run / name).exists() or loadable(run / name), name
     assert loadable(run / "model.params")
-    RunDir(run).remove_stale_temporaries()
+    remove_stale_temporaries(run)
     assert not list(run.glob(".*"))
 
 

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from charrnn.corpus import CharVocab, load_corpus, read_bytes, split
+from charrnn.corpus import CharVocab, Corpus, load_corpus, read_bytes, split_bounds
 from charrnn.errors import CharrnnError
 
 from .conftest import REPO
@@ -62,9 +62,10 @@ def test_unknown_characters_are_listed():
 
 def test_split_is_contiguous_90_5_5():
     ids = np.arange(1000)
-    parts = split(ids)
-    assert [len(parts[k]) for k in ("train", "val", "test")] == [900, 50, 50]
-    assert np.array_equal(np.concatenate([parts["train"], parts["val"], parts["test"]]), ids)
+    corpus = Corpus("x", "", CharVocab(("a",)), ids, split_bounds(len(ids)))
+    parts = [corpus.part(name) for name in ("train", "val", "test")]
+    assert [len(p) for p in parts] == [900, 50, 50]
+    assert np.array_equal(np.concatenate(parts), ids)
 
 
 def test_non_utf8_corpus_names_the_byte_offset(tmp_path):

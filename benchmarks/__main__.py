@@ -1,0 +1,94 @@
+"""`python -m benchmarks [--quick] [--peer]`: print one table, write benchmarks/results.json."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import mxnet as mx
+
+from benchmarks import measure
+
+MODELS = ("lstm", "gru", "rnn_relu", "rnn_tanh", "unrolled")
+GENERATION_LENGTH = 2000
+
+
+class Table:
+    """Rows of (what, charrnn figure, unit, peer figure); printed as they come."""
+
+    def __init__(self, peer: bool):
+        self.peer = peer
+        self.rows: list[dict] = []
+        header = f"{'measurement':<46} {'charrnn':>12}  {'unit':<8}"
+        if peer:
+            header += f" {'PyTorch':>12}  {'ratio':>6}"
+        click.echo(header + "\n" + "-" * len(header))
+
+    def add(self, what: str, value: float, unit: str, peer_value: float | None = None) -> None:
+        row = {"measurement": what, "charrnn": round(value, 3), "unit": unit}
+        line = f"{what:<46} {value:>12,.1f}  {unit:<8}"
+        if peer_value is not None:
+            row["pytorch"] = round(peer_value, 3)
+            row["ratio"] = round(value / peer_value, 3)
+            line += f" {peer_value:>12,.1f}  {value / peer_value:>6.2f}"
+        self.rows.append(row)
+        click.echo(line)
+
+
+@click.command()
+@click.option("--quick", is_flag=True, help="Fewer and shorter measurements (under 3 minutes).")
+@click.option("--peer", is_flag=True, help="Also run the PyTorch re-implementation.")
+@click.option("--out", type=click.Path(path_type=Path),
+              default=Path(__file__).parent / "results.json", show_default=True)
+def main(quick: bool, peer: bool, out: Path) -> None:
+    started = time.perf_counter()
+    peer_module = None
+    if peer:
+        from benchmarks import peer_torch as peer_module
+    chunks, steps = (3, 5) if quick else (5, 10)
+    click.echo(f"charrnn benchmarks on {platform.machine()}, {os.cpu_count()} cores, "
+               f"MXNet {mx.__version__}, default model sizes (2 x 256, embedding 64, "
+               f"seq-len {measure.SEQ_LEN}){' [quick]' if quick else ''}\n")
+    table = Table(peer)
+    for batch in (32,) if quick else (32, 128):
+        for name in MODELS:
+            rate = measure.training_rate(name, batch, steps, chunks)
+            other = (peer_module.training_rate(name, batch, steps, chunks)
+                     if peer_module and name != "unrolled" else None)
+            table.add(f"train {name}, batch {batch}", rate, "chars/s", other)
+    table.add("evaluate lstm on the validation split, batch 32",
+              measure.evaluation_rate(chunks), "chars/s")
+    with tempfile.TemporaryDirectory() as folder:
+        run = measure.trained_lstm(Path(folder), steps=20)
+        length = GENERATION_LENGTH // (4 if quick else 1)
+        for label, options, torch_options in [
+                ("generate lstm, batch 1, greedy", {"greedy": True}, {}),
+                ("generate lstm, batch 1, sampled (T=0.8)", {"temperature": 0.8},
+                 {"greedy": False}),
+                ("generate lstm, 32 samples (aggregate)", {"num_samples": 32},
+                 {"samples": 32, "greedy": False})]:
+            rate = measure.generation_rate(run, length, chunks, **options)
+            other = (peer_module.generation_rate("lstm", length, chunks, **torch_options)
+                     if peer_module else None)
+            table.add(label, rate, "chars/s", other)
+        table.add("generate by re-feeding a 100-char window",
+                  measure.refeeding_rate(run, 50 if quick else 200), "chars/s")
+        table.add("encode a 100 MB corpus", measure.encoding_rate(20 if quick else 100), "MB/s")
+        table.add("peak RSS, training the default lstm",
+                  measure.training_peak_rss_mb(20), "MB")
+        if not quick:
+            seconds, bpc = measure.budget_quality(Path(folder), epochs=3)
+            table.add("3 epochs of the default lstm: wall time", seconds, "s")
+            table.add("3 epochs of the default lstm: test bits/char", bpc, "bpc")
+    out.write_text(json.dumps({"machine": f"{platform.machine()}, {os.cpu_count()} cores",
+                               "mxnet": mx.__version__, "quick": quick, "rows": table.rows},
+                              indent=1) + "\n")
+    click.echo(f"\nwrote {out} in {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
