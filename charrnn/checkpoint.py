@@ -19,8 +19,9 @@ from charrnn.atomic import (
     json_writer,
 )
 from charrnn.config import ModelConfig, TrainConfig, from_dict, to_dict
-from charrnn.corpus import CharVocab, PathLike
+from charrnn.corpus import CharVocab, Corpus, PathLike
 from charrnn.errors import CharrnnError, reason
+from charrnn.evaluation import Metrics
 
 CONFIG = "config.json"
 VOCAB = "vocab.json"
@@ -30,7 +31,8 @@ OPTIMIZER = "trainer.states"
 HIDDEN = "hidden.params"
 STATE = "state.json"
 METRICS = "metrics.jsonl"
-RUN_FILES = (CONFIG, VOCAB, BEST, LAST, OPTIMIZER, HIDDEN, STATE, METRICS)
+EVALUATION = "evaluation.json"
+RUN_FILES = (CONFIG, VOCAB, BEST, LAST, OPTIMIZER, HIDDEN, STATE, METRICS, EVALUATION)
 
 _UNREADABLE = (OSError, mx.base.MXNetError, ValueError, AssertionError, KeyError)
 
@@ -170,6 +172,9 @@ class RunDir:
         text = "".join(json.dumps(r) + "\n" for r in rows)
         self.save({METRICS: bytes_writer(text.encode("utf-8"))})
 
-    def best_val_bpc(self) -> float | None:
-        values = [row["val_bpc"] for row in self.metrics() if "val_bpc" in row]
-        return min(values) if values else None
+    def record_evaluation(self, split: str, corpus: Corpus, metrics: Metrics) -> None:
+        """Keep the scores of model.params on a split (evaluation.json), beside earlier ones."""
+        recorded = self.read_json(EVALUATION) if self.has(EVALUATION) else {}
+        self.write_json(EVALUATION, {**recorded, split: {
+            "corpus": corpus.path, "sha256": corpus.sha256, "chars": metrics.chars,
+            **metrics.as_dict()}})

@@ -15,7 +15,7 @@ import click
 from click.core import ParameterSource
 
 from charrnn import runs
-from charrnn.checkpoint import RunDir
+from charrnn.checkpoint import EVALUATION, RunDir
 from charrnn.compare import compare as compare_models
 from charrnn.compare import write_report
 from charrnn.config import MODELS, OPTIMIZERS, ModelConfig, TrainConfig, to_dict
@@ -26,7 +26,7 @@ from charrnn.errors import CharrnnError
 from charrnn.evaluation import evaluate as evaluate_ids
 from charrnn.generation import beam_search, sample
 from charrnn.launch import LAUNCHERS, launch_local, launch_remote
-from charrnn.models import build_model, count_parameters
+from charrnn.models import build_model, count_parameters, hybridize
 from charrnn.training import Reporter, StopRequest, TrainingLoop
 
 DEFAULT_SEED_TEXT = "The meaning of life is"
@@ -100,7 +100,8 @@ architecture_options = _options(
     click.option("--embed", type=POSITIVE, default=64, show_default=True,
                  help="Size of the character embedding."),
     click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2,
-                 show_default=True, help="Dropout between layers and before the decoder."),
+                 show_default=True,
+                 help="Dropout on the embedded input, between layers and before the decoder."),
 )
 
 training_options = _options(
@@ -354,8 +355,10 @@ def _print_samples(texts: list[str]) -> None:
 @click.option("--batch-size", type=POSITIVE, default=None,
               help="Columns scored in parallel [default: the run's --eval-batch-size].")
 @click.option("--ctx", "ctx_spec", default=None, help=CTX_HELP)
+@click.option("--record", is_flag=True,
+              help="Keep the scores in RUN_DIR/evaluation.json (shown by `charrnn info`).")
 def evaluate(run_dir: Path, corpus: Path | None, part: str, batch_size: int | None,
-             ctx_spec: str | None) -> None:
+             ctx_spec: str | None, record: bool) -> None:
     """Score the model in RUN_DIR on a split of CORPUS (default: its training corpus)."""
     ctx = parse_contexts(ctx_spec)[0]
     model, vocab, run = runs.load_trained(run_dir, ctx)
@@ -363,7 +366,10 @@ def evaluate(run_dir: Path, corpus: Path | None, part: str, batch_size: int | No
     corpus = corpus or Path(corpus_info.get("path", ""))
     data = load_corpus(corpus, corpus_info.get("encoding", "utf-8"), vocab=vocab)
     ids = data.ids if part == "all" else data.part(part)
-    metrics = evaluate_ids(model, ids, ctx, batch_size or config.eval_batch_size, config.seq_len)
+    metrics = evaluate_ids(hybridize(model), ids, ctx, batch_size or config.eval_batch_size,
+                           config.seq_len)
+    if record:
+        run.record_evaluation(part, data, metrics)
     click.echo(f"{part} split of {corpus}: {metrics.chars:,} characters scored\n"
                f"loss        {metrics.loss:.4f} nats/char\n"
                f"bits/char   {metrics.bpc:.4f}\n"
@@ -391,6 +397,10 @@ def info(run_dir: Path) -> None:
                                  f"{metrics[-1]['elapsed']:.0f} s"))
         rows.append(("best", f"validation {best['val_bpc']:.4f} bits/char at epoch "
                              f"{best['epoch']}"))
+    if run.has(EVALUATION):
+        for split, scores in run.read_json(EVALUATION).items():
+            rows.append((split, f"{scores['bpc']:.4f} bits/char, accuracy "
+                                f"{scores['accuracy']:.2%} ({scores['chars']:,} characters)"))
     for name, value in rows:
         click.echo(f"{name:<11} {value}")
 

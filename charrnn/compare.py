@@ -79,6 +79,7 @@ def result_row(path: Path, corpus: Corpus, seed_text: str, temperature: float) -
     metrics = run.metrics()
     test = evaluate(model, corpus.part("test"), mx.cpu(), train_config.eval_batch_size,
                     train_config.seq_len)
+    run.record_evaluation("test", corpus, test)
     seed_ids = vocab.encode_seed(seed_text, skip_unknown=True)
     text = "".join(c[0] for c in sample(model, vocab, seed_ids, SAMPLE_LENGTH,
                                         temperature=temperature, seed=0))

@@ -21,14 +21,16 @@ _CELLS = {
 
 
 class GluonRNNModel(gluon.HybridBlock):
-    """Embedding, stacked recurrent layers with dropout between them, dropout, dense decoder.
+    """Embedding, stacked recurrent layers, dense decoder; dropout after the embedding, between
+    the layers and before the decoder (as in gluonnlp's StandardRNN).
 
     Parameters
     ----------
     mode : {'lstm', 'gru', 'rnn_relu', 'rnn_tanh'}
     vocab_size, embed_size, hidden_size, num_layers : int
     dropout : float
-        Applied between recurrent layers and before the decoder, in training mode only.
+        Applied to the embedded input, between recurrent layers and before the decoder, in
+        training mode only.
 
     The layers are one-layer blocks stacked by hand: MXNet's fused multi-layer CPU kernel
     (oneDNN) silently skips the dropout between layers.
@@ -61,9 +63,7 @@ class GluonRNNModel(gluon.HybridBlock):
         new_state = []
         n = self.states_per_layer
         for i, layer in enumerate(self.layers):
-            if i > 0:
-                x = self.dropout(x)
-            x, layer_state = layer(x, state[i * n:(i + 1) * n])
+            x, layer_state = layer(self.dropout(x), state[i * n:(i + 1) * n])
             new_state.extend(layer_state)
         logits = self.decoder(self.dropout(x))
         return logits.reshape((-3, -1)), new_state

@@ -187,6 +187,7 @@ class TrainingLoop:
             self.trainer._init_kvstore()
             self.trainer._init_params()
             mx.nd.waitall()
+        self.started = 0.0                       # time.time() when training began, in effect
         self.pending: list[mx.nd.NDArray] = []   # per-step losses not yet read back
         self.chars = 0               # characters trained on this epoch, and the seconds it took
         self.seconds = 0.0
@@ -195,7 +196,7 @@ class TrainingLoop:
 
     def run(self) -> Progress:
         hidden = self.restore() if self.progress.step else None
-        started = time.time() - self.progress.elapsed
+        self.started = time.time() - self.progress.elapsed
         while not self.progress.stop_reason:
             lengths = self.epoch_windows(self.progress.epoch)
             if not self.progress.window:
@@ -203,11 +204,11 @@ class TrainingLoop:
                 mx.random.seed(mxnet_seed(self.config.seed, self.progress.step))
             self.reporter.epoch_started(self.progress.epoch + 1, len(lengths),
                                         self.progress.window)
-            hidden = self.train_epoch(lengths, hidden, started)
+            hidden = self.train_epoch(lengths, hidden)
             if self.progress.stop_reason == "interrupted":
                 self.save_last(hidden)
                 break
-            self.end_epoch(lengths, started)
+            self.end_epoch(lengths)
             self.save_last(hidden)
         return self.progress
 
@@ -216,7 +217,7 @@ class TrainingLoop:
                else None)
         return window_lengths(len(self.columns), self.config.seq_len, rng)
 
-    def train_epoch(self, lengths: list[int], hidden: list[State], started: float) -> list[State]:
+    def train_epoch(self, lengths: list[int], hidden: list[State]) -> list[State]:
         config, progress = self.config, self.progress
         tick = time.time()
         for data, target in bptt_windows(self.columns, lengths, start=progress.window):
@@ -234,14 +235,14 @@ class TrainingLoop:
                 self.flush(tick)
                 self.save_last(hidden)
                 mx.random.seed(mxnet_seed(config.seed, progress.step))
-            progress.stop_reason = self.stop_reason(started)
+            progress.stop_reason = self.stop_reason()
             if progress.stop_reason:
                 break
         self.flush(tick)
         self.seconds += time.time() - tick
         return hidden
 
-    def stop_reason(self, started: float) -> str:
+    def stop_reason(self) -> str:
         """Why to stop after this step, if at all; all workers of a job decide alike."""
         config, step = self.config, self.progress.step
         if config.max_steps and step >= config.max_steps:
@@ -249,7 +250,8 @@ class TrainingLoop:
         if self.workers.count > 1 and step % config.log_interval:
             return ""  # signals and clocks differ between workers: vote at logging steps only
         interrupted = self.stop.signal is not None
-        out_of_time = bool(config.time_budget and time.time() - started >= config.time_budget)
+        out_of_time = bool(config.time_budget and
+                           time.time() - self.started >= config.time_budget)
         interrupted, out_of_time = self.workers.total(interrupted, out_of_time)
         if interrupted:
             return "interrupted"
@@ -279,20 +281,20 @@ class TrainingLoop:
 
     # -- end of an epoch -----------------------------------------------------------------
 
-    def end_epoch(self, lengths: list[int], started: float) -> None:
+    def end_epoch(self, lengths: list[int]) -> None:
         """Worker 0 validates and decides; every worker takes its learning rate and verdict."""
         progress = self.progress
         whole_epoch = progress.window >= len(lengths)
         if whole_epoch:
             progress.epoch += 1
             progress.window = 0
-        finished = self.validate(lengths, started, whole_epoch) if self.workers.chief else ""
+        finished = self.validate(lengths, whole_epoch) if self.workers.chief else ""
         stop, progress.lr = self.workers.from_chief(bool(finished), progress.lr)
         self.trainer.set_learning_rate(progress.lr)
         if not progress.stop_reason and stop:
             progress.stop_reason = finished or "worker 0 ended the job"
 
-    def validate(self, lengths: list[int], started: float, whole_epoch: bool) -> str:
+    def validate(self, lengths: list[int], whole_epoch: bool) -> str:
         """Score the validation split, keep the best weights, log; returns why to stop."""
         progress, config = self.progress, self.config
         metrics = evaluate(self.model, self.corpus.part("val"), self.contexts[0],
@@ -306,7 +308,7 @@ class TrainingLoop:
         elif whole_epoch:
             progress.bad_epochs += 1
             progress.lr *= config.lr_decay
-        progress.elapsed = time.time() - started
+        progress.elapsed = time.time() - self.started
         row = self.metrics_row(metrics, improved, lengths)
         self.run_dir.append_metrics(row)
         self.reporter.epoch_ended(row)
@@ -342,6 +344,7 @@ class TrainingLoop:
         """last.params, trainer.states, hidden.params and state.json, renamed together."""
         if not self.workers.chief:
             return
+        self.progress.elapsed = time.time() - self.started
         state = dataclasses.asdict(self.progress)
         state["rng"] = {"python": random.getstate(), "numpy": _numpy_state(),
                         "mxnet_seed": mxnet_seed(self.config.seed, self.progress.step)}

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
 import mxnet as mx
 import numpy as np
 import pytest
 
+from benchmarks.measure import peak_rss_mb
 from charrnn.devices import gpu_is_supported, parse_contexts
 
 from .conftest import REPO, TINY_MODEL, invoke
@@ -61,16 +61,6 @@ def test_which_gpus_the_published_wheels_can_run(capability, supported):
     assert gpu_is_supported(capability) is supported
 
 
-PEAK_RSS = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
-            "capture_output=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-
-
-def peak_rss_mb(*command) -> float:
-    out = subprocess.run([sys.executable, "-c", PEAK_RSS, *map(str, command)], check=True,
-                         capture_output=True, text=True).stdout
-    return int(out) / 1024
-
-
 def test_a_200_mb_corpus_is_prepared_and_trained_in_bounded_memory(tmp_path):
     """Bounds: preparing streams 16 MB chunks, so its peak stays under 400 MB (MXNet alone is
     140 MB, the text 200 MB, its UTF-32 copy 800 MB). Training memory-maps the ids and unmaps
@@ -84,16 +74,18 @@ def test_a_200_mb_corpus_is_prepared_and_trained_in_bounded_memory(tmp_path):
             f.write(text)
     charrnn = [sys.executable, "-m", "charrnn"]
     train = ["train", "--max-steps", "5", "--sample-length", "0", "--hidden", "64"]
-    prepare_peak = peak_rss_mb(*charrnn, "prepare", big, "-o", tmp_path / "big",
-                               "--split", "0.999,0.0005,0.0005")
+    prepare_peak = peak_rss_mb([*charrnn, "prepare", str(big), "-o", str(tmp_path / "big"),
+                                "--split", "0.999,0.0005,0.0005"])
     meta = json.loads((tmp_path / "big" / "meta.json").read_text())
     assert meta["chars"] == 333 * 600_893 and meta["dtype"] == "uint8"
     ids = np.load(tmp_path / "big" / "ids.npy", mmap_mode="r")
     assert ids.shape == (meta["chars"],)
-    big_peak = peak_rss_mb(*charrnn, *train, tmp_path / "big", "--out", tmp_path / "run-big")
+    big_peak = peak_rss_mb([*charrnn, *train, str(tmp_path / "big"), "--out",
+                            str(tmp_path / "run-big")])
     invoke("prepare", REPO / "data" / "nietzsche.txt", "-o", tmp_path / "small", "--split",
            "0.9,0.05,0.05")
-    small_peak = peak_rss_mb(*charrnn, *train, tmp_path / "small", "--out", tmp_path / "run-s")
+    small_peak = peak_rss_mb([*charrnn, *train, str(tmp_path / "small"), "--out",
+                              str(tmp_path / "run-s")])
     print(f"peak RSS: prepare {prepare_peak:.0f} MB, train on 200 MB {big_peak:.0f} MB, "
           f"train on 600 KB {small_peak:.0f} MB")
     assert prepare_peak < 400

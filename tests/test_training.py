@@ -96,3 +96,28 @@ def test_sgd_and_weight_decay_change_the_update(tiny_corpus, tmp_path):
     assert norms["adam_wd"] < 0.9 * norms["adam"]
     assert norms["sgd"] != pytest.approx(norms["adam"], rel=1e-3)
     assert np.isfinite(list(norms.values())).all()
+
+
+def test_lr_decay_multiplies_the_rate_when_validation_gets_worse(tiny_corpus, tmp_path):
+    _, _, _, run = train_tiny(tiny_corpus, tmp_path / "r", lr=0.3, patience=3, lr_decay=0.5)
+    rows = run.metrics()
+    for before, after in zip(rows, rows[1:]):
+        assert after["lr"] == pytest.approx(before["lr"] * (1.0 if after["best"] else 0.5))
+    assert rows[-1]["lr"] < 0.3
+
+
+def test_random_seq_len_varies_windows_and_scales_the_step(tiny_corpus, tmp_path):
+    corpus = load_corpus(tiny_corpus)
+    config = TrainConfig(seq_len=20, batch_size=8, lr=0.01, random_seq_len=True, epochs=1,
+                         log_interval=1)
+    net = initialized_model(ModelConfig(vocab_size=len(corpus.vocab), hidden=16, embed=8),
+                            [mx.cpu()], 0)
+    loop = TrainingLoop(net, corpus, config, [mx.cpu()], RunDir.create(tmp_path / "r"),
+                        Progress(lr=config.lr))
+    rates = []
+    loop.reporter.advanced = lambda *args: rates.append(loop.trainer.learning_rate)
+    loop.run()
+    lengths = loop.epoch_windows(0)
+    assert len(set(lengths)) > 3
+    assert rates == pytest.approx([0.01 * n / 20 for n in lengths])
+    assert loop.epoch_windows(1) != lengths  # a new draw every epoch
