@@ -165,10 +165,10 @@ def _settings(options: dict[str, Any]) -> tuple[dict[str, Any], TrainConfig]:
               help="Continue the run saved in RUN_DIR where it stopped.")
 @click.option("--overwrite", is_flag=True, help="Replace the model already in --out.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of CORPUS.")
-@click.option("--kvstore", type=click.Choice(["local", "device", "dist_sync",
-                                              "dist_device_sync"]), default=None,
-              help="How gradients are summed: across devices (local, device; chosen for you) "
-                   "or, as one worker of a `charrnn launch` job, across machines (dist_sync).")
+@click.option("--kvstore", type=click.Choice(["dist_sync", "dist_device_sync"]), default=None,
+              help="Train as one worker of a `charrnn launch` job, gradients summed by its "
+                   "parameter servers. (Across the devices of one process, a kvstore is chosen "
+                   "for you.)")
 @click.option("--sample-length", type=click.IntRange(min=0), default=300, show_default=True,
               help="Characters to generate from the best model at the end (0: none).")
 @click.option("--sample-text", default=DEFAULT_SEED_TEXT, show_default=True,
@@ -199,31 +199,36 @@ def train(ctx: click.Context, corpus: Path | None, out: Path | None,
         run, data, model, progress = runs.start_run(corpus, model_config.check(), config, out,
                                                     overwrite, encoding, contexts,
                                                     create=workers.chief)
-    if not workers.chief:  # worker 0 speaks for the job
-        TrainingLoop(model, data, config, contexts, run, progress, workers=workers).run()
-        return
-    click.echo(f"{'resuming' if resume else 'training'} {run.path}: "
-               f"{count_parameters(model):,} parameters on {describe(contexts)}"
-               f"{f' x {workers.count} workers' if workers.count > 1 else ''}; "
-               f"{len(data.part('train')):,} training characters, vocabulary of "
-               f"{len(data.vocab)}")
+    if workers.chief:  # worker 0 speaks for a job
+        click.echo(f"{'resuming' if resume else 'training'} {run.path}: "
+                   f"{count_parameters(model):,} parameters on {describe(contexts)}"
+                   f"{f' x {workers.count} workers' if workers.count > 1 else ''}; "
+                   f"{len(data.part('train')):,} training characters, vocabulary of "
+                   f"{len(data.vocab)}")
+    reporter = ConsoleReporter(config.epochs) if workers.chief else Reporter()
     stop = StopRequest()
     with _stop_on_signals(stop):
-        progress = TrainingLoop(model, data, config, contexts, run, progress,
-                                ConsoleReporter(config.epochs), stop, workers).run()
-    if stop.signal is not None:
-        click.echo(f"\nstopped by signal {stop.signal} at step {progress.step}; checkpoint saved. "
-                   f"Resume with:\n  charrnn train --resume {run.path}")
-        sys.exit(128 + stop.signal)
-    click.echo(f"{progress.stop_reason}; best validation "
-               f"{progress.best_val_loss / math.log(2):.3f} bits/char, saved in {run.path}")
-    if sample_length:
-        model, vocab, _ = runs.load_trained(run.path)
-        seed_ids = vocab.encode_seed(sample_text, skip_unknown=True)
-        click.echo(f"\n--- sample ({sample_length} characters, temperature 0.8) ---")
-        _stream(vocab.decode(seed_ids),
-                (chars[0] for chars in sample(model, vocab, seed_ids, sample_length,
-                                              temperature=0.8, seed=progress.step)))
+        progress = TrainingLoop(model, data, config, contexts, run, progress, reporter, stop,
+                                workers).run()
+    if progress.stop_reason == "interrupted":
+        if workers.chief:
+            click.echo(f"\nstopped at step {progress.step}; checkpoint saved. Resume with:\n"
+                       f"  charrnn train --resume {run.path}")
+        sys.exit(128 + (stop.signal or signal.SIGINT))
+    if workers.chief:
+        click.echo(f"{progress.stop_reason}; best validation "
+                   f"{progress.best_val_loss / math.log(2):.3f} bits/char, saved in {run.path}")
+        if sample_length:
+            _final_sample(run.path, sample_text, sample_length, progress.step)
+
+
+def _final_sample(run_dir: Path, seed_text: str, length: int, seed: int) -> None:
+    """A taste of the best model; seed characters the corpus lacks are dropped."""
+    model, vocab, _ = runs.load_trained(run_dir)
+    seed_ids = vocab.encode_seed(seed_text, skip_unknown=True)
+    click.echo(f"\n--- sample ({length} characters, temperature 0.8) ---")
+    _stream(vocab.decode(seed_ids), (chars[0] for chars in sample(
+        model, vocab, seed_ids, length, temperature=0.8, seed=seed)))
 
 
 def _given(ctx: click.Context, names: Iterable[str], options: dict[str, Any]) -> dict[str, Any]:

@@ -21,8 +21,9 @@ from typing import Callable
 from charrnn.errors import CharrnnError
 
 LAUNCHERS = ("local", "ssh", "mpi", "slurm")
-# A process that outlives the job is killed this long after being asked to stop.
-GRACE_SECONDS = 5.0
+# A process asked to stop is killed if it has not stopped this long after (workers need up to
+# one logging interval to agree, then a checkpoint).
+GRACE_SECONDS = 10.0
 # Servers and the scheduler finish on their own once every worker has; this long at most.
 SHUTDOWN_SECONDS = 30.0
 
@@ -112,17 +113,22 @@ def supervise(processes: list[Process], timeout: float | None,
 
 
 def _stop_all(processes: list[Process], code: int, signum: int = signal.SIGTERM) -> int:
-    """Ask every process still running to stop, then kill what is left after a grace period."""
-    for p in processes:
-        if p.popen.poll() is None:
-            p.popen.send_signal(signum if p.role == "worker" else signal.SIGTERM)
-    deadline = time.time() + GRACE_SECONDS
-    for p in processes:
-        try:
-            p.popen.wait(timeout=max(0.0, deadline - time.time()))
-        except subprocess.TimeoutExpired:
-            p.popen.kill()
-            p.popen.wait()
+    """Stop the workers first (forwarding `signum`: they agree to stop, checkpoint and exit,
+    which needs the servers), then the servers and the scheduler; kill what outlives its grace
+    period."""
+    workers = [p for p in processes if p.role == "worker"]
+    for group, sent in ((workers, signum), ([p for p in processes if p not in workers],
+                                            signal.SIGTERM)):
+        for p in group:
+            if p.popen.poll() is None:
+                p.popen.send_signal(sent)
+        deadline = time.time() + GRACE_SECONDS
+        for p in group:
+            try:
+                p.popen.wait(timeout=max(0.0, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                p.popen.kill()
+                p.popen.wait()
     return code
 
 

@@ -14,6 +14,7 @@ import mxnet as mx
 import numpy as np
 
 from charrnn.config import ModelConfig, TrainConfig
+from charrnn.launch import GRACE_SECONDS, worker_command
 from charrnn.runs import start_run
 from charrnn.training import TrainingLoop
 
@@ -85,4 +86,13 @@ def test_a_dead_worker_ends_the_job_with_an_error_instead_of_a_hang(tmp_path):
     assert job.returncode == 1
     assert f"(pid {pid}) exited with code -9; stopping the job" in output
     print(f"the job ended {ended:.1f} s after its worker was killed")
-    assert ended < 15, f"the job took {ended:.1f} s to end"
+    # Bound: workers, then servers, each get GRACE_SECONDS to stop before they are killed.
+    assert ended < 2 * GRACE_SECONDS + 5, f"the job took {ended:.1f} s to end"
+
+
+def test_the_worker_command_runs_charrnn_as_a_dist_sync_worker():
+    assert worker_command(["charrnn", "train", "c.txt"]) == [
+        sys.executable, "-m", "charrnn", "train", "c.txt", "--kvstore", "dist_sync"]
+    assert worker_command(["charrnn", "train", "--kvstore", "dist_device_sync"], local=False) \
+        == ["charrnn", "train", "--kvstore", "dist_device_sync"]
+    assert worker_command(["python", "my_worker.py"]) == ["python", "my_worker.py"]
