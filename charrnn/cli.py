@@ -368,8 +368,10 @@ def evaluate(run_dir: Path, corpus: Path | None, part: str, batch_size: int | No
     ctx = parse_contexts(ctx_spec)[0]
     model, vocab, run = runs.load_trained(run_dir, ctx)
     _, config, corpus_info = run.config()
+    expected = None if corpus else corpus_info.get("sha256")  # the recorded file must not change
     corpus = corpus or Path(corpus_info.get("path", ""))
-    data = load_corpus(corpus, corpus_info.get("encoding", "utf-8"), vocab=vocab)
+    data = load_corpus(corpus, corpus_info.get("encoding", "utf-8"), vocab=vocab,
+                       sha256=expected)
     ids = data.ids if part == "all" else data.part(part)
     metrics = evaluate_ids(hybridize(model), ids, ctx, batch_size or config.eval_batch_size,
                            config.seq_len)

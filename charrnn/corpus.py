@@ -256,8 +256,8 @@ def load_corpus(path: PathLike, encoding: str = "utf-8", vocab: CharVocab | None
                         split_bounds(len(ids), fractions))
     if sha256 and corpus.sha256 != sha256:
         raise CharrnnError(f"{path} is not the corpus this run was trained on (its sha256 differs "
-                           "from the one in config.json): resume with that corpus, or start a "
-                           "new run.")
+                           "from the one in config.json): use the original file, or start a new "
+                           "run.")
     return corpus
 
 

@@ -13,6 +13,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
+from charrnn.batching import to_device
 from charrnn.corpus import CharVocab
 from charrnn.stepper import make_stepper
 
@@ -21,7 +22,7 @@ def prime(model: gluon.HybridBlock, seed_ids: np.ndarray, num_samples: int,
           ctx: mx.Context | None = None):
     """Run the seed through the model once; return the last logits and the state."""
     ctx = ctx or mx.cpu()
-    inputs = mx.nd.array(np.repeat(seed_ids[:, None], num_samples, axis=1), ctx=ctx)
+    inputs = to_device(np.repeat(seed_ids[:, None], num_samples, axis=1), ctx)
     logits, state = model(inputs, model.begin_state(num_samples, ctx))
     return logits[-num_samples:], state
 
@@ -83,5 +84,5 @@ def beam_search(model: gluon.HybridBlock, vocab: CharVocab, seed_ids: np.ndarray
         beam_size, _BeamDecoder(model), eos_id=len(vocab),  # no end-of-text: never stops early
         scorer=gluonnlp.model.BeamSearchScorer(alpha=0.0, K=0.0, from_logits=True),
         max_length=length)
-    samples, _, _ = sampler(mx.nd.array(seed_ids[-1:]), state)
+    samples, _, _ = sampler(to_device(seed_ids[-1:], mx.cpu()), state)
     return [vocab.decode(row[1:length + 1]) for row in samples[0].asnumpy()[:num_samples]]

@@ -21,11 +21,6 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * np.tanh(0.5 * x) + 0.5
 
 
-def _matmul(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """x @ weight; one row goes through BLAS's matrix-vector path, 4x faster than a 1-row gemm."""
-    return (x[0] @ weight)[None] if len(x) == 1 else x @ weight
-
-
 class RecurrentStepper:
     """LSTM, GRU and vanilla RNN layers: `step(ids) -> logits` on a state of (batch, hidden)."""
 
@@ -53,29 +48,29 @@ class RecurrentStepper:
         per_layer = 2 if self.mode == "lstm" else 1
         x = None
         for i, (table, w_ih, b_ih, w_hh, b_hh) in enumerate(self.layers):
-            projected = table[ids] if i == 0 else _matmul(x, w_ih) + b_ih
+            projected = table[ids] if i == 0 else x @ w_ih + b_ih
             h = self.state[i * per_layer]
             if self.mode == "lstm":
                 c = self.state[i * per_layer + 1]
-                gates = projected + _matmul(h, w_hh)
+                gates = projected + h @ w_hh
                 n = h.shape[1]
                 sig = _sigmoid(gates)
                 c = sig[:, n:2 * n] * c + sig[:, :n] * np.tanh(gates[:, 2 * n:3 * n])
                 h = sig[:, 3 * n:] * np.tanh(c)
                 self.state[i * 2 + 1] = c
             elif self.mode == "gru":
-                recurrent = _matmul(h, w_hh) + b_hh
+                recurrent = h @ w_hh + b_hh
                 n = h.shape[1]
                 rz = _sigmoid(projected[:, :2 * n] + recurrent[:, :2 * n])
                 candidate = np.tanh(projected[:, 2 * n:] + rz[:, :n] * recurrent[:, 2 * n:])
                 z = rz[:, n:]
                 h = (1 - z) * candidate + z * h
             else:
-                h = projected + _matmul(h, w_hh)
+                h = projected + h @ w_hh
                 h = np.maximum(h, 0) if self.mode == "rnn_relu" else np.tanh(h)
             self.state[i * per_layer] = h
             x = h
-        return _matmul(x, self.w_out) + self.b_out
+        return x @ self.w_out + self.b_out
 
 
 class UnrolledStepper:
@@ -98,11 +93,11 @@ class UnrolledStepper:
 
     def step(self, ids: np.ndarray) -> np.ndarray:
         first, second = self.previous[:, 0], self.previous[:, 1]
-        hidden = np.maximum(_matmul(self.inputs[first], self.w_hh) + self.b_hh, 0)
+        hidden = np.maximum(self.inputs[first] @ self.w_hh + self.b_hh, 0)
         hidden += self.inputs[second]
-        hidden = np.maximum(_matmul(hidden, self.w_hh) + self.b_hh, 0) + self.inputs[ids]
+        hidden = np.maximum(hidden @ self.w_hh + self.b_hh, 0) + self.inputs[ids]
         self.previous = np.stack([second, ids], axis=1)
-        return _matmul(hidden, self.w_out) + self.b_out
+        return hidden @ self.w_out + self.b_out
 
 
 def make_stepper(model: gluon.HybridBlock):
