@@ -77,7 +77,8 @@ def main(quick: bool, peer: bool, out: Path) -> None:
             table.add(label, rate, "chars/s", other)
         table.add("generate by re-feeding a 100-char window",
                   measure.refeeding_rate(run, 50 if quick else 200), "chars/s")
-        table.add("encode a 100 MB corpus", measure.encoding_rate(20 if quick else 100), "MB/s")
+        megabytes = 20 if quick else 100
+        table.add(f"encode a {megabytes} MB corpus", measure.encoding_rate(megabytes), "MB/s")
         table.add("peak RSS, training the default lstm",
                   measure.training_peak_rss_mb(20), "MB")
         if not quick:

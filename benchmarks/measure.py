@@ -40,17 +40,18 @@ def corpus():
     return load_corpus(CORPUS)
 
 
-def model(name: str, vocab_size: int, hybridized: bool = True):
-    net = initialized_model(ModelConfig(model=name, vocab_size=vocab_size), [mx.cpu()], 0)
-    if not hybridized:
-        net.hybridize(active=False)
-    return net
+def model(name: str, vocab_size: int):
+    return initialized_model(ModelConfig(model=name, vocab_size=vocab_size), [mx.cpu()], 0)
 
 
 def training_rate(name: str, batch: int, steps: int, chunks: int) -> float:
     """Training characters per second of the real train_step on Nietzsche windows."""
+    return train_rate(model(name, len(corpus().vocab)), batch, steps, chunks)
+
+
+def train_rate(net, batch: int, steps: int, chunks: int) -> float:
+    """Characters per second of `steps` train_steps of `net`, median of `chunks` timings."""
     data = corpus()
-    net = model(name, len(data.vocab))
     trainer = make_trainer(net, TrainConfig(), [mx.cpu()], 0.002)
     columns = data.part("train")[:(steps * SEQ_LEN + 1) * batch].reshape(batch, -1).T
     hidden = [net.begin_state(batch)]

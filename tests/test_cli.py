@@ -48,3 +48,13 @@ def test_python_dash_m_charrnn_shows_the_commands():
     assert result.returncode == 0
     for command in ("train", "generate", "evaluate", "info"):
         assert command in result.stdout
+
+
+def test_without_mxnet_charrnn_names_the_extra_to_install():
+    hide_mxnet = ("import sys; sys.modules['mxnet'] = None; sys.argv = ['charrnn', '--help']; "
+                  "from charrnn.__main__ import main; main()")
+    result = subprocess.run([sys.executable, "-c", hide_mxnet], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1
+    assert "MXNet is not installed: run `pip install 'charrnn[cpu]'`" in result.stderr
+    assert "charrnn[cu112]" in result.stderr and "Traceback" not in result.stderr
