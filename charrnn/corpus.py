@@ -7,7 +7,7 @@ import json
 import mmap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence, Union
+from typing import Callable, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
@@ -63,8 +63,10 @@ def decode_text(data: bytes, source: str, encoding: str = "utf-8") -> str:
                            data[error.start:error.start + 1]) from None
 
 
-def decoded_chunks(path: Path, encoding: str, chunk_bytes: int = 1 << 24) -> Iterator[str]:
-    """The text of a file of any size, decoded piece by piece (errors name the byte offset)."""
+def decoded_chunks(path: Path, encoding: str, chunk_bytes: int = 1 << 24,
+                   on_bytes: Callable[[bytes], None] | None = None) -> Iterator[str]:
+    """The text of a file of any size, decoded piece by piece (errors name the byte offset);
+    each raw piece is also handed to `on_bytes` (e.g. a checksum's update)."""
     try:
         decoder = codecs.getincrementaldecoder(encoding)()
     except LookupError:
@@ -73,6 +75,8 @@ def decoded_chunks(path: Path, encoding: str, chunk_bytes: int = 1 << 24) -> Ite
     with open(path, "rb") as f:
         while True:
             data = f.read(chunk_bytes)
+            if on_bytes is not None:
+                on_bytes(data)
             pending = decoder.getstate()[0]
             try:
                 text = decoder.decode(data, final=not data)
@@ -271,10 +275,7 @@ def prepare_corpus(path: PathLike, out: PathLike, encoding: str = "utf-8",
     path, out = Path(path), Path(out)
     check_corpus_file(path)
     digest, counts, total = hashlib.sha256(), None, 0
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 24), b""):
-            digest.update(block)
-    for text in decoded_chunks(path, encoding):
+    for text in decoded_chunks(path, encoding, on_bytes=digest.update):
         counts = count_codepoints(text, counts)
         total += len(text)
     vocab = CharVocab.from_counts(counts)

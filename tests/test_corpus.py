@@ -6,7 +6,15 @@ import json
 import numpy as np
 import pytest
 
-from charrnn.corpus import CharVocab, Corpus, load_corpus, read_bytes, split_bounds
+from charrnn.corpus import (
+    CharVocab,
+    Corpus,
+    decoded_chunks,
+    load_corpus,
+    prepare_corpus,
+    read_bytes,
+    split_bounds,
+)
 from charrnn.errors import CharrnnError
 
 from .conftest import REPO
@@ -84,3 +92,24 @@ def test_non_utf8_corpus_names_the_byte_offset(tmp_path):
 def test_unusable_corpus_paths_are_explained(tmp_path, make, message):
     with pytest.raises(CharrnnError, match=message):
         read_bytes(make(tmp_path / "corpus"))
+
+
+def test_streamed_decoding_names_the_offset_across_chunk_boundaries(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes("héllo wörld, ".encode() * 3 + b"\xff" + b"tail")
+    offset = len("héllo wörld, ".encode()) * 3
+    with pytest.raises(CharrnnError, match=f"byte 0xff at offset {offset} "):
+        list(decoded_chunks(path, "utf-8", chunk_bytes=5))
+    good = tmp_path / "good.txt"
+    good.write_bytes("héllo wörld, ".encode() * 3)
+    assert "".join(decoded_chunks(good, "utf-8", chunk_bytes=5)) == "héllo wörld, " * 3
+
+
+def test_a_prepared_corpus_matches_the_text_it_came_from(tmp_path):
+    text = "Zürich, the lazy dog. " * 300
+    (tmp_path / "t.txt").write_text(text, encoding="utf-8")
+    prepared = prepare_corpus(tmp_path / "t.txt", tmp_path / "prepared")
+    direct = load_corpus(tmp_path / "t.txt")
+    assert prepared.vocab == direct.vocab and prepared.sha256 == direct.sha256
+    assert np.array_equal(prepared.ids, direct.ids) and prepared.bounds == direct.bounds
+    assert isinstance(load_corpus(tmp_path / "prepared").ids, np.memmap)
