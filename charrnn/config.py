@@ -92,7 +92,8 @@ def from_dict(cls: type[Settings], data: Any, source: str) -> Settings:
         if expected is float and type(value) is int:
             value = float(value)
         if type(value) is not expected:
-            raise CharrnnError(f"{source}: {name} must be a {expected.__name__}, not {value!r}.")
+            raise CharrnnError(f"{source}: {name} must be of type {expected.__name__}, not "
+                               f"{value!r}.")
         values[name] = value
     try:
         return cls(**values).check()

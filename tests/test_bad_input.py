@@ -97,7 +97,7 @@ GENERATE = [
     ([randomize], [], 1, "is corrupt or truncated"),
     ([lambda run: (run / "config.json").write_text("{not json")], [], 1, "is not valid JSON"),
     ([set_model(model="transformer")], [], 1, "unknown model 'transformer'"),
-    ([set_model(hidden="many")], [], 1, "hidden must be a int"),
+    ([set_model(hidden="many")], [], 1, "hidden must be of type int"),
     ([edit_json("vocab.json", lambda v: [*v, "!"])], [], 1,
      "has 29 characters but config.json says 28"),
     ([edit_json("vocab.json", lambda v: [*v, "!"]), set_model(vocab_size=29)], [], 1,
