@@ -20,8 +20,10 @@ MAX_VOCAB = 65536
 SPLITS = ("train", "val", "test")
 DEFAULT_SPLIT = (0.9, 0.05, 0.05)
 IDS, VOCAB_FILE, META = "ids.npy", "vocab.json", "meta.json"
-# Characters encoded per chunk: bounds the temporary UTF-32 copy for very large corpora.
-_ENCODE_CHUNK = 1 << 23
+# Characters encoded per chunk, and bytes decoded per chunk when streaming: they bound the
+# temporary copies (4 bytes per character in UTF-32) for very large corpora.
+_ENCODE_CHUNK = 1 << 21
+_READ_CHUNK = 1 << 22
 
 
 def check_corpus_file(path: Path) -> None:
@@ -63,7 +65,7 @@ def decode_text(data: bytes, source: str, encoding: str = "utf-8") -> str:
                            data[error.start:error.start + 1]) from None
 
 
-def decoded_chunks(path: Path, encoding: str, chunk_bytes: int = 1 << 24,
+def decoded_chunks(path: Path, encoding: str, chunk_bytes: int = _READ_CHUNK,
                    on_bytes: Callable[[bytes], None] | None = None) -> Iterator[str]:
     """The text of a file of any size, decoded piece by piece (errors name the byte offset);
     each raw piece is also handed to `on_bytes` (e.g. a checksum's update)."""

@@ -25,8 +25,7 @@ WRITER = textwrap.dedent("""
     import sys
     import mxnet as mx
     from charrnn.atomic import arrays_writer, json_writer
-    from charrnn.atomic import remove_stale_temporaries
-from charrnn.checkpoint import RunDir
+    from charrnn.checkpoint import RunDir
     from charrnn.config import ModelConfig
     from charrnn.runs import initialized_model
 
