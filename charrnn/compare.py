@@ -22,7 +22,7 @@ from charrnn.errors import CharrnnError
 from charrnn.evaluation import evaluate
 from charrnn.generation import sample
 from charrnn.models import build_model, count_parameters
-from charrnn.training import Reporter, StopRequest, TrainingLoop
+from charrnn.training import Diverged, Reporter, StopRequest, TrainingLoop
 
 SAMPLE_LENGTH = 200
 
@@ -110,10 +110,14 @@ def compare(corpus_path: Path, models: list[str], base: ModelConfig, train_confi
             announce(f"[{i}/{len(configs)}] {name}: already trained, skipped")
         else:
             announce(f"[{i}/{len(configs)}] {name}: hidden {config.hidden}")
-            train_one(path, corpus_path, config, train_config, contexts, reporter(), stop)
+            try:
+                train_one(path, corpus_path, config, train_config, contexts, reporter(), stop)
+            except Diverged as error:  # one unstable model should not cost the others
+                announce(f"[{i}/{len(configs)}] {name}: {error}")
             if stop.signal is not None:
                 break
-        rows.append(result_row(path, corpus, seed_text, temperature))
+        if RunDir(path).has(checkpoint.BEST):
+            rows.append(result_row(path, corpus, seed_text, temperature))
     return rows
 
 

@@ -86,8 +86,9 @@ def resume_run(path: PathLike, corpus_path: PathLike | None, given_model: dict[s
         remove_stale_temporaries(run.path)
     progress = Progress.from_dict(run.read_json(checkpoint.STATE), str(run.file(checkpoint.STATE)))
     progress.stop_reason = ""
-    if "lr" in overrides:
+    if "lr" in overrides:  # a new step size starts a new schedule: patience counts afresh
         progress.lr = overrides["lr"]
+        progress.bad_epochs = 0
     model = initialized_model(model_config, contexts, train_config.seed)
     return run, corpus, model, progress, train_config
 

@@ -126,3 +126,16 @@ def test_a_diverging_run_stops_naming_the_step_and_keeps_the_best_checkpoint(tin
     assert "Try a lower --lr (now 1e+30) or --clip" in result.output
     assert {name: (run / name).read_bytes() for name in before} == before
     assert invoke("generate", run, "--seed-text", "the", "--length", "10").exit_code == 0
+
+
+def test_resuming_with_a_new_learning_rate_restarts_the_patience(tiny_corpus, tmp_path):
+    run = tmp_path / "run"
+    assert invoke("train", tiny_corpus, "--out", run, "--lr", "0.3", "--patience", "2",
+                  "--epochs", "40", *TINY_MODEL).exit_code == 0
+    stopped = rows(run)
+    assert len(stopped) < 40 and not stopped[-1]["best"]
+    result = invoke("train", "--resume", run, "--lr", "0.001", "--patience", "2")
+    assert result.exit_code == 0, result.output
+    resumed = rows(run)
+    assert len(resumed) >= len(stopped) + 2
+    assert resumed[len(stopped)]["lr"] == 0.001
