@@ -30,7 +30,8 @@ class Table:
 
     def add(self, what: str, value: float, unit: str, peer_value: float | None = None) -> None:
         row = {"measurement": what, "charrnn": round(value, 3), "unit": unit}
-        line = f"{what:<46} {value:>12,.1f}  {unit:<8}"
+        digits = 3 if unit == "bpc" else 1
+        line = f"{what:<46} {value:>12,.{digits}f}  {unit:<8}"
         if peer_value is not None:
             row["pytorch"] = round(peer_value, 3)
             row["ratio"] = round(value / peer_value, 3)
