@@ -7,10 +7,13 @@ pickled: settings and progress are JSON, arrays are MXNet parameter files.
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
 import mxnet as mx
+import numpy as np
+from mxnet import gluon
 
 from charrnn.atomic import (
     Writer,
@@ -22,6 +25,7 @@ from charrnn.config import ModelConfig, TrainConfig, from_dict, to_dict
 from charrnn.corpus import CharVocab, Corpus, PathLike
 from charrnn.errors import CharrnnError, reason
 from charrnn.evaluation import Metrics
+from charrnn.models import State
 
 CONFIG = "config.json"
 VOCAB = "vocab.json"
@@ -178,3 +182,81 @@ class RunDir:
         self.write_json(EVALUATION, {**recorded, split: {
             "corpus": corpus.path, "sha256": corpus.sha256, "chars": metrics.chars,
             **metrics.as_dict()}})
+
+
+# -- what a resumable checkpoint holds besides the weights ------------------------------
+
+def gather_hidden(hidden: list[State]) -> dict[str, mx.nd.NDArray]:
+    """The carried state of all devices, joined along the batch axis (axis 1 for every model)."""
+    return {str(k): mx.nd.concat(*[h[k].as_in_context(mx.cpu()) for h in hidden], dim=1)
+            for k in range(len(hidden[0]))}
+
+
+def scatter_hidden(arrays: dict[str, mx.nd.NDArray], contexts: list[mx.Context]) -> list[State]:
+    parts = [gluon.utils.split_and_load(arrays[str(k)], contexts, batch_axis=1)
+             for k in range(len(arrays))]
+    return [[part[d] for part in parts] for d in range(len(contexts))]
+
+
+def optimizer_arrays(trainer: gluon.Trainer) -> dict[str, mx.nd.NDArray]:
+    """The optimizer's per-parameter state (e.g. Adam's moments) as named arrays.
+
+    gluon's Trainer.save_states pickles; this keeps the run directory free of pickle.
+    """
+    arrays = {}
+    for index, state in trainer._updaters[0].states.items():
+        parts = state if isinstance(state, (tuple, list)) else [state]
+        for k, part in enumerate(parts):
+            if part is not None:
+                arrays[f"{index}.{k}"] = part.as_in_context(mx.cpu())
+    return arrays
+
+
+def optimizer_counts(trainer: gluon.Trainer) -> dict[str, Any]:
+    optimizer = trainer._optimizer
+    counts = next(iter(optimizer._all_index_update_counts.values()), {})
+    return {"num_update": optimizer.num_update,
+            "index_update_count": {str(k): v for k, v in counts.items()}}
+
+
+def restore_optimizer(trainer: gluon.Trainer, arrays: dict[str, mx.nd.NDArray],
+                      counts: dict[str, Any], contexts: list[mx.Context]) -> None:
+    trainer._init_kvstore()
+    grouped: dict[int, dict[int, mx.nd.NDArray]] = {}
+    for key, array in arrays.items():
+        index, part = (int(x) for x in key.split("."))
+        grouped.setdefault(index, {})[part] = array
+    states = {index: (parts[0] if len(parts) == 1 else tuple(parts[k] for k in sorted(parts)))
+              for index, parts in grouped.items()}
+    for updater in trainer._updaters:
+        updater.states = {i: _copy_state(s) for i, s in states.items()}
+        updater.states_synced = dict.fromkeys(states, False)
+    optimizer = trainer._optimizer
+    optimizer.num_update = int(counts.get("num_update", 0))
+    index_counts = {int(k): int(v) for k, v in counts.get("index_update_count", {}).items()}
+    for ctx in contexts:
+        optimizer._all_index_update_counts[ctx.device_id] = dict(index_counts)
+    optimizer._index_update_count = optimizer._all_index_update_counts[contexts[0].device_id]
+
+
+def _copy_state(state):
+    if isinstance(state, tuple):
+        return tuple(s.copy() for s in state)
+    return state.copy()
+
+
+def rng_states() -> dict[str, Any]:
+    """Python's and NumPy's global generator states, as JSON."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"python": random.getstate(), "numpy": [name, keys.tolist(), pos, has_gauss, cached]}
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    if "python" in states:
+        random.setstate(_as_tuple(states["python"]))
+    if "numpy" in states:
+        np.random.set_state(tuple(states["numpy"]))
+
+
+def _as_tuple(value):
+    return tuple(_as_tuple(v) for v in value) if isinstance(value, list) else value

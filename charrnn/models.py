@@ -5,12 +5,17 @@ are written once and the comparison between them is fair by construction.
 """
 from __future__ import annotations
 
+from typing import List
+
 import mxnet as mx
 import numpy as np
 from mxnet import gluon
 from mxnet.gluon import nn, rnn
 
 from charrnn.config import ModelConfig
+
+# The state a model carries from one window to the next (see the protocol above).
+State = List[mx.nd.NDArray]
 
 _CELLS = {
     "lstm": lambda hidden, inputs: rnn.LSTM(hidden, 1, input_size=inputs),

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import random
 import time
 from dataclasses import dataclass
-from typing import Any, List
+from typing import Any
 
 import gluonnlp
 import mxnet as mx
@@ -22,14 +21,23 @@ from mxnet import autograd, gluon
 from charrnn import checkpoint
 from charrnn.atomic import arrays_writer, json_writer
 from charrnn.batching import bptt_windows, rnn_batch, to_device, window_lengths
-from charrnn.checkpoint import RunDir
+from charrnn.checkpoint import (
+    RunDir,
+    gather_hidden,
+    optimizer_arrays,
+    optimizer_counts,
+    restore_optimizer,
+    rng_states,
+    scatter_hidden,
+    set_rng_states,
+)
 from charrnn.config import TrainConfig
 from charrnn.corpus import Corpus
 from charrnn.distributed import Workers
 from charrnn.errors import CharrnnError
 from charrnn.evaluation import Metrics, evaluate
+from charrnn.models import State
 
-State = List[mx.nd.NDArray]
 _LOSS = gluon.loss.SoftmaxCrossEntropyLoss()
 
 
@@ -346,8 +354,8 @@ class TrainingLoop:
             return
         self.progress.elapsed = time.time() - self.started
         state = dataclasses.asdict(self.progress)
-        state["rng"] = {"python": random.getstate(), "numpy": _numpy_state(),
-                        "mxnet_seed": mxnet_seed(self.config.seed, self.progress.step)}
+        state["rng"] = {**rng_states(), "mxnet_seed": mxnet_seed(self.config.seed,
+                                                                  self.progress.step)}
         state["optimizer_counts"] = optimizer_counts(self.trainer)
         self.run_dir.save({
             checkpoint.LAST: self.model.save_parameters,
@@ -363,80 +371,8 @@ class TrainingLoop:
         state = run.read_json(checkpoint.STATE)
         restore_optimizer(self.trainer, run.load_arrays(checkpoint.OPTIMIZER),
                           state.get("optimizer_counts", {}), self.contexts)
-        rng = state.get("rng", {})
-        if "python" in rng:
-            random.setstate(_as_tuple(rng["python"]))
-        if "numpy" in rng:
-            np.random.set_state(tuple(rng["numpy"]))
+        set_rng_states(state.get("rng", {}))
         mx.random.seed(mxnet_seed(self.config.seed, self.progress.step))
         if not self.workers.chief:  # only worker 0's state was saved; others restart theirs
             return begin_states(self.model, self.config.batch_size, self.contexts)
         return scatter_hidden(run.load_arrays(checkpoint.HIDDEN), self.contexts)
-
-
-def gather_hidden(hidden: list[State]) -> dict[str, mx.nd.NDArray]:
-    """The carried state of all devices, joined along the batch axis (axis 1 for every model)."""
-    return {str(k): mx.nd.concat(*[h[k].as_in_context(mx.cpu()) for h in hidden], dim=1)
-            for k in range(len(hidden[0]))}
-
-
-def scatter_hidden(arrays: dict[str, mx.nd.NDArray], contexts: list[mx.Context]) -> list[State]:
-    parts = [gluon.utils.split_and_load(arrays[str(k)], contexts, batch_axis=1)
-             for k in range(len(arrays))]
-    return [[part[d] for part in parts] for d in range(len(contexts))]
-
-
-def optimizer_arrays(trainer: gluon.Trainer) -> dict[str, mx.nd.NDArray]:
-    """The optimizer's per-parameter state (e.g. Adam's moments) as named arrays.
-
-    gluon's Trainer.save_states pickles; this keeps the run directory free of pickle.
-    """
-    arrays = {}
-    for index, state in trainer._updaters[0].states.items():
-        parts = state if isinstance(state, (tuple, list)) else [state]
-        for k, part in enumerate(parts):
-            if part is not None:
-                arrays[f"{index}.{k}"] = part.as_in_context(mx.cpu())
-    return arrays
-
-
-def optimizer_counts(trainer: gluon.Trainer) -> dict[str, Any]:
-    optimizer = trainer._optimizer
-    counts = next(iter(optimizer._all_index_update_counts.values()), {})
-    return {"num_update": optimizer.num_update,
-            "index_update_count": {str(k): v for k, v in counts.items()}}
-
-
-def restore_optimizer(trainer: gluon.Trainer, arrays: dict[str, mx.nd.NDArray],
-                      counts: dict[str, Any], contexts: list[mx.Context]) -> None:
-    trainer._init_kvstore()
-    grouped: dict[int, dict[int, mx.nd.NDArray]] = {}
-    for key, array in arrays.items():
-        index, part = (int(x) for x in key.split("."))
-        grouped.setdefault(index, {})[part] = array
-    states = {index: (parts[0] if len(parts) == 1 else tuple(parts[k] for k in sorted(parts)))
-              for index, parts in grouped.items()}
-    for updater in trainer._updaters:
-        updater.states = {i: _copy_state(s) for i, s in states.items()}
-        updater.states_synced = dict.fromkeys(states, False)
-    optimizer = trainer._optimizer
-    optimizer.num_update = int(counts.get("num_update", 0))
-    index_counts = {int(k): int(v) for k, v in counts.get("index_update_count", {}).items()}
-    for ctx in contexts:
-        optimizer._all_index_update_counts[ctx.device_id] = dict(index_counts)
-    optimizer._index_update_count = optimizer._all_index_update_counts[contexts[0].device_id]
-
-
-def _copy_state(state):
-    if isinstance(state, tuple):
-        return tuple(s.copy() for s in state)
-    return state.copy()
-
-
-def _numpy_state() -> list:
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    return [name, keys.tolist(), pos, has_gauss, cached]
-
-
-def _as_tuple(value):
-    return tuple(_as_tuple(v) for v in value) if isinstance(value, list) else value
