@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Callable
 
@@ -132,21 +133,27 @@ def _stop_all(processes: list[Process], code: int, signum: int = signal.SIGTERM)
     return code
 
 
-def launch_remote(command: list[str], workers: int, servers: int, launcher: str,
-                  hostfile: Path | None) -> int:
-    """Hand the job to MXNet's own dmlc_tracker (ssh, mpi or slurm)."""
+def remote_options(command: list[str], workers: int, servers: int, launcher: str,
+                   hostfile: Path | None):
+    """The job as MXNet's dmlc_tracker (ssh, mpi or slurm) understands it."""
     if launcher in ("ssh", "mpi") and hostfile is None:
         raise CharrnnError(f"--launcher {launcher} needs -H HOSTFILE, one host per line.")
     try:
         from dmlc_tracker import opts
     except ImportError:
         raise CharrnnError("MXNet's dmlc_tracker package is missing; reinstall mxnet.") from None
-    threading.Thread.isAlive = threading.Thread.is_alive  # removed in Python 3.9
     arguments = ["--num-workers", str(workers), "--num-servers", str(servers),
                  "--cluster", launcher]
     if hostfile is not None:
         arguments += ["--host-file", str(hostfile)]
-    parsed = opts.get_opts(arguments + worker_command(command, local=False))
-    submit = __import__(f"dmlc_tracker.{launcher}", fromlist=["submit"]).submit
-    submit(parsed)
+    return opts.get_opts(arguments + worker_command(command, local=False))
+
+
+def launch_remote(command: list[str], workers: int, servers: int, launcher: str,
+                  hostfile: Path | None) -> int:
+    """Hand the job to dmlc_tracker, which starts the scheduler here and the rest remotely."""
+    options = remote_options(command, workers, servers, launcher, hostfile)
+    # dmlc_tracker waits on its threads with Thread.isAlive, removed in Python 3.9.
+    threading.Thread.isAlive = threading.Thread.is_alive
+    import_module(f"dmlc_tracker.{launcher}").submit(options)
     return 0

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import mxnet as mx
 import numpy as np
+import pytest
 
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.launch import GRACE_SECONDS, worker_command
+from charrnn.errors import CharrnnError
+from charrnn.launch import GRACE_SECONDS, remote_options, worker_command
 from charrnn.runs import start_run
 from charrnn.training import TrainingLoop
 
@@ -96,3 +98,14 @@ def test_the_worker_command_runs_charrnn_as_a_dist_sync_worker():
     assert worker_command(["charrnn", "train", "--kvstore", "dist_device_sync"], local=False) \
         == ["charrnn", "train", "--kvstore", "dist_device_sync"]
     assert worker_command(["python", "my_worker.py"]) == ["python", "my_worker.py"]
+
+
+def test_remote_launchers_go_through_mxnets_dmlc_tracker(tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("node1\nnode2\n")
+    options = remote_options(["charrnn", "train", "c.txt"], 2, 1, "ssh", hosts)
+    assert (options.num_workers, options.num_servers, options.cluster) == (2, 1, "ssh")
+    assert options.host_file == str(hosts)
+    assert options.command == ["charrnn", "train", "c.txt", "--kvstore", "dist_sync"]
+    with pytest.raises(CharrnnError, match="needs -H HOSTFILE"):
+        remote_options(["charrnn", "train"], 2, 1, "mpi", None)
