@@ -541,9 +541,9 @@ def prepare(corpus: Path, out: Path, fractions: tuple[float, ...], encoding: str
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def launch(workers: int, servers: int | None, launcher: str, hostfile: Path | None,
            timeout: float | None, command: tuple[str, ...]) -> None:
-    """Run COMMAND (e.g. -- charrnn train CORPUS ...) as an MXNet parameter-server job.
+    """Run COMMAND as the workers of an MXNet parameter-server job.
 
-    Each worker trains on its own contiguous shard of the training split; the servers sum the
+    COMMAND is typically `-- charrnn train CORPUS --out RUN_DIR ...`. Each worker trains on its own contiguous shard of the training split; the servers sum the
     gradients, and worker 0 validates, checkpoints and reports. If a process fails, the local
     launcher stops the whole job and says which one.
     """
