@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import mxnet as mx
 
-from charrnn.errors import CharrnnError
+from charrnn.errors import CharrnnError, reason
 
 # The published mxnet-cu11x 1.9.1 wheels carry machine code for sm_50, 60, 70, 80 and 86 and no
 # PTX: a GPU runs them only if one of these shares its major version and is not newer than it.
@@ -38,14 +39,15 @@ def _check_gpu(index: int) -> None:
 
 
 def default_context() -> mx.Context:
-    """The first GPU when MXNet sees a usable one, else the CPU."""
+    """The first GPU when MXNet sees a usable one, else the CPU (saying why, if there is one)."""
     try:
-        if mx.context.num_gpus() > 0:
-            _check_gpu(0)
-            return mx.gpu(0)
-    except (CharrnnError, mx.base.MXNetError, OSError):
-        pass
-    return mx.cpu(0)
+        if mx.context.num_gpus() == 0:
+            return mx.cpu(0)
+        _check_gpu(0)
+        return mx.gpu(0)
+    except (CharrnnError, mx.base.MXNetError, OSError) as error:
+        print(f"charrnn: using the CPU: {reason(error)}", file=sys.stderr)
+        return mx.cpu(0)
 
 
 def parse_contexts(spec: str | None) -> list[mx.Context]:
