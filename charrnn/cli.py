@@ -543,9 +543,10 @@ def launch(workers: int, servers: int | None, launcher: str, hostfile: Path | No
            timeout: float | None, command: tuple[str, ...]) -> None:
     """Run COMMAND as the workers of an MXNet parameter-server job.
 
-    COMMAND is typically `-- charrnn train CORPUS --out RUN_DIR ...`. Each worker trains on its own contiguous shard of the training split; the servers sum the
-    gradients, and worker 0 validates, checkpoints and reports. If a process fails, the local
-    launcher stops the whole job and says which one.
+    COMMAND is typically `-- charrnn train CORPUS --out RUN_DIR ...`. Each worker trains on its
+    own contiguous shard of the training split; the servers sum the gradients, and worker 0
+    validates, checkpoints and reports. If a process fails, the local launcher stops the whole
+    job and says which one.
     """
     servers = servers or workers
     if launcher == "local":
