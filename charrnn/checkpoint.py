@@ -221,7 +221,10 @@ def optimizer_counts(trainer: gluon.Trainer) -> dict[str, Any]:
 
 def restore_optimizer(trainer: gluon.Trainer, arrays: dict[str, mx.nd.NDArray],
                       counts: dict[str, Any], contexts: list[mx.Context]) -> None:
-    trainer._init_kvstore()
+    """Put saved optimizer state into every device's updater, and the update counts (Adam's
+    bias correction depends on them) into the optimizer."""
+    if not trainer._kv_initialized:
+        trainer._init_kvstore()
     grouped: dict[int, dict[int, mx.nd.NDArray]] = {}
     for key, array in arrays.items():
         index, part = (int(x) for x in key.split("."))
