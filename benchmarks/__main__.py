@@ -12,6 +12,7 @@ import click
 import mxnet as mx
 
 from benchmarks import measure
+from charrnn import threads
 
 MODELS = ("lstm", "gru", "rnn_relu", "rnn_tanh", "unrolled")
 GENERATION_LENGTH = 2000
@@ -51,7 +52,8 @@ def main(quick: bool, peer: bool, out: Path) -> None:
     if peer:
         from benchmarks import peer_torch as peer_module
     chunks, steps = (3, 5) if quick else (5, 10)
-    click.echo(f"charrnn benchmarks on {platform.machine()}, {os.cpu_count()} cores, "
+    click.echo(f"charrnn benchmarks on {platform.machine()}, {threads.usable_cores()} cores "
+               f"({threads.describe()}), "
                f"MXNet {mx.__version__}, default model sizes (2 x 256, embedding 64, "
                f"seq-len {measure.SEQ_LEN}){' [quick]' if quick else ''}\n")
     table = Table(peer)

@@ -1,3 +1,12 @@
-"""charrnn: character-level language models with Apache MXNet Gluon."""
+"""charrnn: character-level language models with Apache MXNet Gluon.
+
+Importing charrnn settles what MXNet reads only as it loads: its thread count (every usable
+core, unless the user chose one) and, for MXNet's CUDA build, the CUDA libraries that NVIDIA's
+pip wheels provide. So import charrnn before mxnet.
+"""
+from charrnn import cuda, threads
 
 __version__ = "0.1.0"
+
+threads.configure()
+cuda.preload()

@@ -22,6 +22,7 @@ from charrnn.config import MODELS, OPTIMIZERS, ModelConfig, TrainConfig, to_dict
 from charrnn.corpus import SPLITS, load_corpus, prepare_corpus
 from charrnn.devices import describe, parse_contexts
 from charrnn.distributed import Workers, create_kvstore
+from charrnn.doctor import doctor
 from charrnn.errors import CharrnnError
 from charrnn.evaluation import evaluate as evaluate_ids
 from charrnn.generation import beam_search, sample
@@ -554,3 +555,6 @@ def launch(workers: int, servers: int | None, launcher: str, hostfile: Path | No
     else:
         code = launch_remote(list(command), workers, servers, launcher, hostfile)
     sys.exit(code)
+
+
+cli.add_command(doctor)

@@ -6,19 +6,11 @@ import sys
 
 import mxnet as mx
 
+from charrnn import threads
+from charrnn.cuda import gpu_is_supported
 from charrnn.errors import CharrnnError, reason
 
-# The published mxnet-cu11x 1.9.1 wheels carry machine code for sm_50, 60, 70, 80 and 86 and no
-# PTX: a GPU runs them only if one of these shares its major version and is not newer than it.
-WHEEL_COMPUTE_CAPABILITIES = (50, 60, 70, 80, 86)
-
 _CTX_SPEC = re.compile(r"^(cpu|gpu)(?::(\d+(?:,\d+)*))?$")
-
-
-def gpu_is_supported(compute_capability: int) -> bool:
-    """True when a GPU of this compute capability (e.g. 86) can run the published wheels."""
-    major = compute_capability // 10
-    return any(cc // 10 == major and cc <= compute_capability for cc in WHEEL_COMPUTE_CAPABILITIES)
 
 
 def _check_gpu(index: int) -> None:
@@ -38,16 +30,25 @@ def _check_gpu(index: int) -> None:
             "NGC MXNet container.")
 
 
-def default_context() -> mx.Context:
-    """The first GPU when MXNet sees a usable one, else the CPU (saying why, if there is one)."""
+def default_device() -> tuple[mx.Context, str]:
+    """The first GPU when MXNet sees a usable one, else the CPU; and why."""
     try:
         if mx.context.num_gpus() == 0:
-            return mx.cpu(0)
+            build = "this is MXNet's CPU build" if not mx.runtime.Features().is_enabled(
+                "CUDA") else "MXNet sees no GPU"
+            return mx.cpu(0), build
         _check_gpu(0)
-        return mx.gpu(0)
+        return mx.gpu(0), "the first GPU, which this build runs"
     except (CharrnnError, mx.base.MXNetError, OSError) as error:
-        print(f"charrnn: using the CPU: {reason(error)}", file=sys.stderr)
-        return mx.cpu(0)
+        return mx.cpu(0), f"the GPU is unusable: {reason(error)}"
+
+
+def default_context() -> mx.Context:
+    """`default_device`, saying why on stderr when a GPU had to be passed over."""
+    ctx, why = default_device()
+    if why.startswith("the GPU is unusable"):
+        print(f"charrnn: using the CPU: {why}", file=sys.stderr)
+    return ctx
 
 
 def parse_contexts(spec: str | None) -> list[mx.Context]:
@@ -69,4 +70,8 @@ def parse_contexts(spec: str | None) -> list[mx.Context]:
 
 
 def describe(contexts: list[mx.Context]) -> str:
-    return ", ".join(str(c) for c in contexts)
+    """'cpu(0), 2 threads' or 'gpu(0), gpu(1)': where training runs."""
+    names = ", ".join(str(c) for c in contexts)
+    if all(c.device_type == "cpu" for c in contexts):
+        return f"{names}, {threads.describe()}"
+    return names

@@ -13,6 +13,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
+from charrnn import threads
 from charrnn.batching import to_device
 from charrnn.corpus import CharVocab
 from charrnn.stepper import make_stepper
@@ -52,11 +53,14 @@ def sample(model: gluon.HybridBlock, vocab: CharVocab, seed_ids: np.ndarray, len
     stepper = make_stepper(model)
     stepper.set_state([s.asnumpy() for s in state])
     logits = logits.asnumpy()
-    for i in range(length):
-        ids = choose(logits, rng, temperature, top_k, greedy)
-        yield [vocab.chars[k] for k in ids]
-        if i + 1 < length:
-            logits = stepper.step(ids)
+    # As many BLAS threads as there are idle cores: on an idle machine two threads help a
+    # 2 x 512 LSTM (5,400 against 3,600 chars/s here); against a busy core they cost 7x.
+    with threads.blas_threads(threads.free_cores()):
+        for i in range(length):
+            ids = choose(logits, rng, temperature, top_k, greedy)
+            yield [vocab.chars[k] for k in ids]
+            if i + 1 < length:
+                logits = stepper.step(ids)
 
 
 class _BeamDecoder:

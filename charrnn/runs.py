@@ -21,7 +21,7 @@ from charrnn.checkpoint import RunDir
 from charrnn.config import ModelConfig, TrainConfig, to_dict
 from charrnn.corpus import CharVocab, Corpus, PathLike, load_corpus
 from charrnn.errors import CharrnnError
-from charrnn.models import build_model, hybridize
+from charrnn.models import build_model, fused_for, hybridize
 from charrnn.training import Progress, check_corpus_size
 
 # Settings a resumed run may change: when to stop, how often to report, and the step size
@@ -43,7 +43,7 @@ def corpus_record(corpus: Corpus, encoding: str) -> dict[str, Any]:
 
 def initialized_model(config: ModelConfig, contexts: list[mx.Context], seed: int):
     mx.random.seed(seed)
-    model = build_model(config)
+    model = build_model(config, fused_for(contexts))
     model.initialize(mx.init.Xavier(), ctx=contexts)
     return hybridize(model)
 
@@ -113,7 +113,7 @@ def load_trained(path: PathLike, ctx: mx.Context | None = None, params: str = ch
         raise CharrnnError(f"{run.file(checkpoint.VOCAB)} has {len(vocab)} characters but "
                            f"config.json says {model_config.vocab_size}: the files come from "
                            "different models.")
-    model = build_model(model_config)
+    model = build_model(model_config, fused_for([ctx]))
     run.load_params(model, params, [ctx])
     return model, vocab, run
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from benchmarks.measure import peak_rss_mb
-from charrnn.devices import gpu_is_supported, parse_contexts
+from charrnn.cuda import gpu_is_supported
+from charrnn.devices import parse_contexts
 
 from .conftest import REPO, TINY_MODEL, invoke
 
@@ -51,7 +52,8 @@ def test_batch_must_split_evenly_across_devices(tiny_corpus, tmp_path):
 
 def test_device_specs():
     assert [str(c) for c in parse_contexts("cpu:0,1")] == ["cpu(0)", "cpu(1)"]
-    assert [str(c) for c in parse_contexts(None)] == ["cpu(0)"]  # no GPU on this machine
+    expected = "gpu(0)" if mx.context.num_gpus() else "cpu(0)"
+    assert [str(c) for c in parse_contexts(None)] == [expected]
 
 
 @pytest.mark.parametrize("capability, supported", [(50, True), (61, True), (75, True),
