@@ -6,7 +6,6 @@ import re
 import shlex
 import signal
 import sys
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any, Iterable
@@ -15,7 +14,6 @@ import click
 from click.core import ParameterSource
 
 from charrnn import runs
-from charrnn.checkpoint import EVALUATION, RunDir
 from charrnn.compare import compare as compare_models
 from charrnn.compare import write_report
 from charrnn.config import MODELS, OPTIMIZERS, ModelConfig, TrainConfig, to_dict
@@ -27,8 +25,11 @@ from charrnn.errors import CharrnnError
 from charrnn.evaluation import evaluate as evaluate_ids
 from charrnn.generation import beam_search, sample
 from charrnn.launch import LAUNCHERS, launch_local, launch_remote
-from charrnn.models import build_model, count_parameters, hybridize
-from charrnn.training import Reporter, StopRequest, TrainingLoop
+from charrnn.models import count_parameters, hybridize
+from charrnn.progress import INTERRUPTED
+from charrnn.rundir import BEST, EVALUATION
+from charrnn.stopping import StopRequest, stop_on_signals
+from charrnn.training import Reporter, TrainingLoop
 
 DEFAULT_SEED_TEXT = "The meaning of life is"
 DEFAULT_LR = {"adam": 0.002, "sgd": 1.0}
@@ -190,9 +191,13 @@ def train(ctx: click.Context, corpus: Path | None, out: Path | None,
     if resume:
         if overwrite:
             raise click.UsageError("--resume and --overwrite contradict each other: pick one.")
-        run, data, model, progress, config = runs.resume_run(
-            resume, corpus, _given(ctx, MODEL_OPTIONS, options),
-            _given(ctx, TRAINING_OPTIONS, options), contexts, write=workers.chief)
+        try:
+            run, data, model, progress, config = runs.resume_run(
+                resume, corpus, _given(ctx, MODEL_OPTIONS, options),
+                _given(ctx, TRAINING_OPTIONS, options), contexts, write=workers.chief)
+        except runs.RunFinished as finished:
+            click.echo(str(finished))
+            return
     else:
         corpus = corpus or runs.default_corpus()
         model_config = ModelConfig(**architecture, vocab_size=1)
@@ -208,17 +213,21 @@ def train(ctx: click.Context, corpus: Path | None, out: Path | None,
                    f"{len(data.vocab)}")
     reporter = ConsoleReporter(config.epochs) if workers.chief else Reporter()
     stop = StopRequest()
-    with _stop_on_signals(stop):
-        progress = TrainingLoop(model, data, config, contexts, run, progress, reporter, stop,
-                                workers).run()
-    if progress.stop_reason == "interrupted":
+    try:
+        with stop_on_signals(stop):
+            progress = TrainingLoop(model, data, config, contexts, run, progress, reporter, stop,
+                                    workers).run()
+    finally:
+        run.unlock()
+    if progress.stop_reason == INTERRUPTED:
         if workers.chief:
             click.echo(f"\nstopped at step {progress.step}; checkpoint saved. Resume with:\n"
                        f"  charrnn train --resume {run.path}")
         sys.exit(128 + (stop.signal or signal.SIGINT))
     if workers.chief:
-        click.echo(f"{progress.stop_reason}; best validation "
-                   f"{progress.best_val_loss / math.log(2):.3f} bits/char, saved in {run.path}")
+        best = min(row["val_bpc"] for row in run.metrics())
+        click.echo(f"{progress.stop_reason}; best validation {best:.3f} bits/char, saved in "
+                   f"{run.path}")
         if sample_length:
             _final_sample(run.path, sample_text, sample_length, progress.step)
 
@@ -236,21 +245,6 @@ def _given(ctx: click.Context, names: Iterable[str], options: dict[str, Any]) ->
     """Options the user typed (not defaults): on resume only these are compared or applied."""
     typed = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
     return {n: options[n] for n in names if ctx.get_parameter_source(n) in typed}
-
-
-@contextmanager
-def _stop_on_signals(stop: StopRequest):
-    """First SIGINT/SIGTERM: finish the batch, checkpoint, stop. A second one: stop now."""
-    def handler(signum, frame):
-        stop.signal = signum
-        signal.signal(signum, previous[signum])
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 class ConsoleReporter(Reporter):
@@ -273,6 +267,9 @@ class ConsoleReporter(Reporter):
     def advanced(self, windows: int, loss: float | None, chars_per_s: float) -> None:
         self.status = f"loss {loss / math.log(2):.3f} bpc, {chars_per_s:,.0f} chars/s"
         self.bar.update(windows)
+
+    def note(self, text: str) -> None:
+        click.echo(f"note: {text}")
 
     def epoch_ended(self, row: dict[str, Any]) -> None:
         self.bar.__exit__(None, None, None)
@@ -389,9 +386,9 @@ def evaluate(run_dir: Path, corpus: Path | None, part: str, batch_size: int | No
 @click.argument("run_dir", type=click.Path(path_type=Path))
 def info(run_dir: Path) -> None:
     """Show the settings, size and progress of the model in RUN_DIR."""
-    run = RunDir.open(run_dir)
+    has_weights = (run_dir / BEST).is_file()
+    model, _, run = runs.inspect_run(run_dir, params=BEST if has_weights else None)
     model_config, config, corpus = run.config()
-    model = build_model(model_config)
     rows = [("run", str(run.path)),
             ("model", ", ".join(f"{k} {v}" for k, v in to_dict(model_config).items())),
             ("parameters", f"{count_parameters(model):,}"),
@@ -459,7 +456,7 @@ def compare(ctx: click.Context, corpus: Path | None, models: list[str], match_pa
     out = out or Path("reports") / f"{corpus.stem}-{date.today().isoformat()}"
     out.mkdir(parents=True, exist_ok=True)
     stop = StopRequest()
-    with _stop_on_signals(stop):
+    with stop_on_signals(stop):
         rows = compare_models(corpus, models, ModelConfig(**architecture), config, contexts,
                               out, match_params, resume, sample_text, temperature, stop,
                               click.echo, lambda: ConsoleReporter(config.epochs))

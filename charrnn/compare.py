@@ -14,15 +14,17 @@ from typing import Any, Callable
 
 import mxnet as mx
 
-from charrnn import checkpoint, runs
-from charrnn.checkpoint import RunDir
+from charrnn import runs
 from charrnn.config import RECURRENT_MODELS, ModelConfig, TrainConfig
 from charrnn.corpus import Corpus, load_corpus
 from charrnn.errors import CharrnnError
 from charrnn.evaluation import evaluate
 from charrnn.generation import sample
 from charrnn.models import build_model, count_parameters
-from charrnn.training import Diverged, Reporter, StopRequest, TrainingLoop
+from charrnn.progress import INTERRUPTED
+from charrnn.rundir import BEST, STATE, RunDir
+from charrnn.stopping import StopRequest
+from charrnn.training import Diverged, Reporter, TrainingLoop
 
 SAMPLE_LENGTH = 200
 
@@ -56,20 +58,23 @@ def plan(models: list[str], base: ModelConfig, match_params: bool) -> dict[str, 
 
 def finished(path: Path) -> bool:
     run = RunDir(path)
-    if not run.has(checkpoint.STATE):
+    if not run.has(STATE):
         return False
-    return run.read_json(checkpoint.STATE).get("stop_reason", "") not in ("", "interrupted")
+    return run.read_json(STATE).get("stop_reason", "") not in ("", INTERRUPTED)
 
 
 def train_one(path: Path, corpus_path: Path, config: ModelConfig, train_config: TrainConfig,
               contexts: list[mx.Context], reporter: Reporter, stop: StopRequest) -> None:
-    if RunDir(path).has(checkpoint.STATE):
+    if RunDir(path).has(STATE):
         run, corpus, model, progress, train_config = runs.resume_run(path, corpus_path, {}, {},
                                                                      contexts)
     else:
         run, corpus, model, progress = runs.start_run(corpus_path, config, train_config, path,
                                                       False, "utf-8", contexts)
-    TrainingLoop(model, corpus, train_config, contexts, run, progress, reporter, stop).run()
+    try:
+        TrainingLoop(model, corpus, train_config, contexts, run, progress, reporter, stop).run()
+    finally:
+        run.unlock()
 
 
 def result_row(path: Path, corpus: Corpus, seed_text: str, temperature: float) -> dict[str, Any]:
@@ -116,7 +121,7 @@ def compare(corpus_path: Path, models: list[str], base: ModelConfig, train_confi
                 announce(f"[{i}/{len(configs)}] {name}: {error}")
             if stop.signal is not None:
                 break
-        if RunDir(path).has(checkpoint.BEST):
+        if RunDir(path).has(BEST):
             rows.append(result_row(path, corpus, seed_text, temperature))
     return rows
 

@@ -1,8 +1,14 @@
-"""Model and training settings: one dataclass each, saved as JSON and checked field by field."""
+"""Model and training settings: one dataclass each, saved as JSON and checked field by field.
+
+Each field carries its bounds and its help: they check a config.json (an untrusted file: a run
+directory may come from anyone) before anything is built, and make the command-line options.
+The upper bounds are far beyond any character model; they stop a hostile file from making
+charrnn allocate gigabytes.
+"""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from charrnn.errors import CharrnnError
@@ -10,68 +16,92 @@ from charrnn.errors import CharrnnError
 RECURRENT_MODELS = ("lstm", "gru", "rnn_relu", "rnn_tanh")
 MODELS = (*RECURRENT_MODELS, "unrolled")
 OPTIMIZERS = ("adam", "sgd")
+MAX_VOCAB = 65536
+# The most weights a run directory may describe: 4 GB of float32.
+MAX_PARAMETERS = 1_000_000_000
 
 Settings = TypeVar("Settings", "ModelConfig", "TrainConfig")
+
+
+def setting(default: Any, help: str, low: float | None = None, high: float | None = None,
+            low_open: bool = False, high_open: bool = False,
+            choices: tuple[str, ...] = ()) -> Any:
+    """A dataclass field with its bounds: [low, high], either end open if told."""
+    return field(default=default, metadata={"help": help, "low": low, "high": high,
+                                            "low_open": low_open, "high_open": high_open,
+                                            "choices": choices})
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """What it takes to rebuild a model: everything but the weights."""
 
-    model: str = "lstm"
-    vocab_size: int = 0
-    embed: int = 64
-    hidden: int = 256
-    layers: int = 2
-    dropout: float = 0.2
+    model: str = setting("lstm", "Recurrent cell, or the unrolled three-character "
+                         "feed-forward baseline.", choices=MODELS)
+    vocab_size: int = setting(0, "Characters in the vocabulary (from the corpus).", 1,
+                              MAX_VOCAB)
+    embed: int = setting(64, "Size of the character embedding.", 1, 16384)
+    hidden: int = setting(256, "Hidden units per layer.", 1, 16384)
+    layers: int = setting(2, "Recurrent layers (ignored by the unrolled model).", 1, 64)
+    dropout: float = setting(0.2, "Dropout on the embedded input, between layers and before "
+                             "the decoder.", 0, 1, high_open=True)
 
     def check(self) -> ModelConfig:
-        if self.model not in MODELS:
-            raise CharrnnError(f"unknown model {self.model!r}: choose one of {', '.join(MODELS)}.")
-        _positive(self, "vocab_size", "embed", "hidden", "layers")
-        if not 0 <= self.dropout < 1:
-            raise CharrnnError(f"dropout {self.dropout} must be in [0, 1).")
-        return self
+        return _check(self)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """How a model is trained; saved beside it so a run can be resumed or repeated."""
 
-    seq_len: int = 100
-    batch_size: int = 32
-    epochs: int = 30
-    lr: float = 0.002
-    optimizer: str = "adam"
-    clip: float = 1.0
-    weight_decay: float = 0.0
-    lr_decay: float = 1.0
-    patience: int = 5
-    random_seq_len: bool = False
-    max_steps: int = 0
-    time_budget: float = 0.0
-    seed: int = 0
-    checkpoint_every: int = 0
-    log_interval: int = 20
-    eval_batch_size: int = 32
+    seq_len: int = setting(100, "Characters per BPTT window: how far back gradients flow.",
+                           1, 100_000)
+    batch_size: int = setting(32, "Columns trained in parallel (split across devices).", 1,
+                              65_536)
+    epochs: int = setting(30, "Most passes over the training split.", 1, 10**9)
+    lr: float = setting(0.002, "Learning rate.", 0, low_open=True)
+    optimizer: str = setting("adam", "Optimizer.", choices=OPTIMIZERS)
+    clip: float = setting(1.0, "Largest global norm of the gradient of the mean loss.", 0,
+                          low_open=True)
+    weight_decay: float = setting(0.0, "L2 penalty on all weights, added to the gradient.", 0)
+    lr_decay: float = setting(1.0, "Multiply the learning rate by this when validation stops "
+                              "improving.", 0, 1, low_open=True)
+    patience: int = setting(5, "Stop after this many epochs without a better validation "
+                            "loss.", 1, 10**9)
+    random_seq_len: bool = setting(False, "Vary the window length around --seq-len "
+                                   "(AWD-LSTM), scaling the step.")
+    max_steps: int = setting(0, "Stop after this many optimizer steps (0: no limit).", 0)
+    time_budget: float = setting(0.0, "Stop after this much time, e.g. 5m (0: no limit).", 0)
+    seed: int = setting(0, "Seed of initialisation and dropout: the same seed gives the same "
+                        "run.", 0, 2**31 - 1)
+    checkpoint_every: int = setting(0, "Also save a resumable checkpoint every N steps (0: "
+                                    "each epoch only).", 0)
+    log_interval: int = setting(20, "Steps between progress updates (the only time the loop "
+                                "waits for the device).", 1, 10**9)
+    eval_batch_size: int = setting(32, "Columns used when scoring the validation split.", 1,
+                                   65_536)
 
     def check(self) -> TrainConfig:
-        _positive(self, "seq_len", "batch_size", "epochs", "lr", "clip", "patience",
-                  "log_interval", "eval_batch_size")
-        if self.optimizer not in OPTIMIZERS:
-            raise CharrnnError(f"unknown optimizer {self.optimizer!r}: choose adam or sgd.")
-        if not 0 < self.lr_decay <= 1:
-            raise CharrnnError(f"lr_decay {self.lr_decay} must be in (0, 1]; 1 means no decay.")
-        for name in ("weight_decay", "max_steps", "time_budget", "seed", "checkpoint_every"):
-            if getattr(self, name) < 0:
-                raise CharrnnError(f"{name} must not be negative.")
-        return self
+        return _check(self)
 
 
-def _positive(settings: Any, *names: str) -> None:
-    for name in names:
-        if getattr(settings, name) <= 0:
-            raise CharrnnError(f"{name} must be positive, not {getattr(settings, name)}.")
+def _check(settings: Settings) -> Settings:
+    """Each field within its bounds, with a message naming the field."""
+    for f in dataclasses.fields(settings):
+        value, meta = getattr(settings, f.name), f.metadata
+        if meta["choices"] and value not in meta["choices"]:
+            raise CharrnnError(f"unknown {f.name} {value!r}: choose one of "
+                               f"{', '.join(meta['choices'])}.")
+        low, high = meta["low"], meta["high"]
+        if low is not None and (value <= low if meta["low_open"] else value < low):
+            bound = f"greater than {low:g}" if meta["low_open"] else f"at least {low:g}"
+            raise CharrnnError(f"{f.name} must be {bound}, not {value}.")
+        if high is not None and meta["high_open"] and value >= high:
+            raise CharrnnError(f"{f.name} must be less than {high:g}, not {value}.")
+        if high is not None and value > high:
+            raise CharrnnError(f"{f.name} {value:,} is larger than charrnn allows "
+                               f"({high:,}).")
+    return settings
 
 
 def to_dict(settings: Any) -> dict[str, Any]:

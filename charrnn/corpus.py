@@ -4,6 +4,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import math
 import mmap
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,11 +13,11 @@ from typing import Callable, Iterable, Iterator, Sequence, Union
 import numpy as np
 
 from charrnn.atomic import atomic_write, bytes_writer, json_writer
+from charrnn.config import MAX_VOCAB
 from charrnn.errors import CharrnnError
 
 PathLike = Union[str, Path]
 
-MAX_VOCAB = 65536
 SPLITS = ("train", "val", "test")
 DEFAULT_SPLIT = (0.9, 0.05, 0.05)
 IDS, VOCAB_FILE, META = "ids.npy", "vocab.json", "meta.json"
@@ -208,6 +209,9 @@ class CharVocab:
                 or len(set(chars)) != len(chars)):
             raise CharrnnError(f"{path} is not a vocabulary: it must be a JSON list of distinct "
                                "single characters.")
+        if len(chars) > MAX_VOCAB:
+            raise CharrnnError(f"{path} lists {len(chars):,} characters, more than the "
+                               f"{MAX_VOCAB:,} charrnn allows.")
         return cls(tuple(chars))
 
 
@@ -233,6 +237,20 @@ class Corpus:
     def part(self, name: str) -> np.ndarray:
         i = SPLITS.index(name)
         return self.ids[self.bounds[i]:self.bounds[i + 1]]
+
+    def check_trainable(self, batch_size: int, seq_len: int) -> None:
+        """The training split must fill one window of every column; say how long a corpus
+        must be."""
+        train, val = len(self.part("train")), len(self.part("val"))
+        needed = batch_size * (seq_len + 1)
+        if train < needed or val < 2:
+            share = train / len(self.ids)
+            minimum = max(math.ceil(needed / share) if share else needed, math.ceil(2 / 0.05))
+            raise CharrnnError(
+                f"corpus {self.path} is too short for one batch: with --batch-size "
+                f"{batch_size} and --seq-len {seq_len} the training split needs "
+                f"{needed:,} characters but has {train:,}; the corpus needs at least "
+                f"{minimum:,}. Use a longer text, or a smaller --batch-size or --seq-len.")
 
     def release(self) -> None:
         """Unmap the pages of a memory-mapped corpus read so far.
@@ -300,7 +318,13 @@ def prepare_corpus(path: PathLike, out: PathLike, encoding: str = "utf-8",
 
 
 def load_prepared(folder: PathLike) -> Corpus:
-    """A prepared corpus, its ids memory-mapped: resident memory does not grow with its size."""
+    """A prepared corpus, its ids memory-mapped: resident memory does not grow with its size.
+
+    Its files are checked against each other before use: ids.npy's dtype and length against
+    meta.json and vocab.json, and the split boundaries. (Its ids are not scanned: that would
+    read the whole corpus at every start, and an id beyond the vocabulary is clipped by MXNet,
+    not a crash.)
+    """
     folder = Path(folder)
     try:
         meta = json.loads((folder / META).read_text(encoding="utf-8"))
@@ -308,10 +332,14 @@ def load_prepared(folder: PathLike) -> Corpus:
         vocab = CharVocab.load(folder / VOCAB_FILE)
         bounds = [int(b) for b in meta["split"]]
         sha256 = str(meta["sha256"])
+        chars = int(meta["chars"])
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise CharrnnError(f"{folder} is not a complete prepared corpus ({error}): run "
                            "`charrnn prepare` again.") from None
-    if ids.ndim != 1 or len(ids) != bounds[-1] or ids.dtype != vocab.dtype:
+    if ids.ndim != 1 or len(ids) != chars or ids.dtype != vocab.dtype:
         raise CharrnnError(f"{folder}/{IDS} does not match its meta.json: run `charrnn prepare` "
                            "again.")
+    if len(bounds) != 4 or bounds != sorted(bounds) or bounds[0] != 0 or bounds[-1] != chars:
+        raise CharrnnError(f"{folder}/{META} has a damaged split {bounds}: run `charrnn "
+                           "prepare` again.")
     return Corpus(str(folder), sha256, vocab, ids, bounds)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import mxnet as mx
 import numpy as np
 
-# A kvstore key of the same type as gluon.Trainer's parameter indices, far beyond them.
+# kvstore keys of the same type as gluon.Trainer's parameter indices, far beyond them: one for
+# the decisions, and one per array gathered from all workers.
 _CONTROL_KEY = 1_000_000
 _CONTROL_SIZE = 2
+_GATHER_KEYS = 1_000_001
 
 
 class Workers:
@@ -22,6 +24,7 @@ class Workers:
         self.kvstore = kvstore if kvstore is not None and "dist" in kvstore.type else None
         self.rank = self.kvstore.rank if self.kvstore else 0
         self.count = self.kvstore.num_workers if self.kvstore else 1
+        self._gather_shapes: dict[int, tuple[int, ...]] = {}
         if self.kvstore:
             self.kvstore.init(_CONTROL_KEY, mx.nd.zeros(_CONTROL_SIZE))
 
@@ -50,6 +53,34 @@ class Workers:
     def from_chief(self, *values: float) -> list[float]:
         """Worker 0's values, on every worker."""
         return self.total(*(values if self.chief else [0.0] * len(values)))
+
+    def gather_columns(self, arrays: list[mx.nd.NDArray]) -> list[mx.nd.NDArray]:
+        """Each array of every worker, joined along axis 1 in rank order (the workers' batch
+        columns side by side): each worker puts its own in its slot of zeros, and the sum
+        the servers make of them is all of them. Every worker must call this together."""
+        if not self.kvstore:
+            return arrays
+        gathered = []
+        for k, array in enumerate(arrays):
+            shape = (self.count, *array.shape)
+            if self._gather_shapes.get(k) != shape:
+                self.kvstore.init(_GATHER_KEYS + k, mx.nd.zeros(shape))
+                self._gather_shapes[k] = shape
+            slots = mx.nd.zeros(shape)
+            slots[self.rank] = array.as_in_context(mx.cpu())
+            self.kvstore.push(_GATHER_KEYS + k, slots)
+            out = mx.nd.zeros(shape)
+            self.kvstore.pull(_GATHER_KEYS + k, out=out)
+            out.wait_to_read()  # every worker waits, or one may leave before the sum is made
+            gathered.append(mx.nd.concat(*[out[r] for r in range(self.count)], dim=1))
+        return gathered
+
+    def own_columns(self, arrays: list[mx.nd.NDArray]) -> list[mx.nd.NDArray]:
+        """This worker's part of arrays joined by `gather_columns`."""
+        if self.count == 1:
+            return arrays
+        return [mx.nd.split(a, num_outputs=self.count, axis=1, squeeze_axis=False)[self.rank]
+                for a in arrays]
 
 
 def create_kvstore(kind: str | None) -> mx.kv.KVStore | None:

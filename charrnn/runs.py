@@ -17,17 +17,21 @@ import numpy as np
 import charrnn
 from charrnn import checkpoint
 from charrnn.atomic import remove_stale_temporaries
-from charrnn.checkpoint import RunDir
-from charrnn.config import ModelConfig, TrainConfig, to_dict
+from charrnn.config import MAX_PARAMETERS, ModelConfig, TrainConfig, to_dict
 from charrnn.corpus import CharVocab, Corpus, PathLike, load_corpus
 from charrnn.errors import CharrnnError
-from charrnn.models import build_model, fused_for, hybridize
-from charrnn.training import Progress, check_corpus_size
+from charrnn.models import build_model, count_parameters, fused_for, hybridize
+from charrnn.progress import Progress
+from charrnn.rundir import BEST, STATE, RunDir
 
 # Settings a resumed run may change: when to stop, how often to report, and the step size
 # (to recover from divergence or fine-tune). Anything else would change what the run computes.
 RESUMABLE_OVERRIDES = ("epochs", "max_steps", "patience", "time_budget", "checkpoint_every",
                        "log_interval", "lr", "clip")
+
+
+class RunFinished(Exception):
+    """A resumed run has nothing left to do under its limits; nothing was changed."""
 
 
 def versions() -> dict[str, str]:
@@ -41,9 +45,23 @@ def corpus_record(corpus: Corpus, encoding: str) -> dict[str, Any]:
             "chars": len(corpus.ids), "split": corpus.bounds}
 
 
+def checked_model(config: ModelConfig, fused: bool = False) -> mx.gluon.HybridBlock:
+    """The model `config` describes, refused before any weight is allocated if it is larger
+    than charrnn allows (a config.json is untrusted input)."""
+    model = build_model(config, fused)
+    size = count_parameters(model)
+    if size > MAX_PARAMETERS:
+        raise CharrnnError(f"the settings describe a model of {size:,} parameters, more than "
+                           f"the {MAX_PARAMETERS:,} charrnn allows.")
+    return model
+
+
 def initialized_model(config: ModelConfig, contexts: list[mx.Context], seed: int):
+    return initialize(checked_model(config, fused_for(contexts)), contexts, seed)
+
+
+def initialize(model: mx.gluon.HybridBlock, contexts: list[mx.Context], seed: int):
     mx.random.seed(seed)
-    model = build_model(config, fused_for(contexts))
     model.initialize(mx.init.Xavier(), ctx=contexts)
     return hybridize(model)
 
@@ -51,46 +69,61 @@ def initialized_model(config: ModelConfig, contexts: list[mx.Context], seed: int
 def start_run(corpus_path: PathLike, model_config: ModelConfig, train_config: TrainConfig,
               out: PathLike, overwrite: bool, encoding: str, contexts: list[mx.Context],
               create: bool = True):
-    """A new run directory with its config and vocabulary, and a freshly initialised model.
-
-    With `create` false (the workers of a job other than worker 0) nothing is written.
+    """A new run directory, locked, with its config and vocabulary, and a freshly initialised
+    model. With `create` false (the workers of a job other than worker 0) nothing is written.
     """
     corpus = load_corpus(corpus_path, encoding)
-    check_corpus_size(corpus, train_config)
+    corpus.check_trainable(train_config.batch_size, train_config.seq_len)
     model_config = ModelConfig(**{**to_dict(model_config), "vocab_size": len(corpus.vocab)}).check()
+    model = initialized_model(model_config, contexts, train_config.seed)
     run = RunDir(out)
     if create:
         run = RunDir.create(out, overwrite)
         run.save_config(model_config, train_config, corpus_record(corpus, encoding), versions())
         run.save_vocab(corpus.vocab)
-    model = initialized_model(model_config, contexts, train_config.seed)
     return run, corpus, model, Progress(lr=train_config.lr)
 
 
 def resume_run(path: PathLike, corpus_path: PathLike | None, given_model: dict[str, Any],
                given_training: dict[str, Any], contexts: list[mx.Context], write: bool = True):
-    """Reopen a run; refuse a different corpus or settings, apply the allowed overrides."""
-    run = RunDir.open(path, checkpoint.LAST, checkpoint.STATE, checkpoint.OPTIMIZER,
-                      checkpoint.HIDDEN)
+    """Reopen a run at its last checkpoint; refuse a different corpus or settings, apply the
+    allowed overrides. Raises RunFinished, having changed nothing, if there is nothing to do."""
+    run = RunDir.open(path, STATE)
+    if write:
+        run.lock()
     model_config, train_config, corpus_info = run.config()
     _refuse_changes(run, "model", to_dict(model_config), given_model)
     _refuse_changes(run, "training", to_dict(train_config),
                     {k: v for k, v in given_training.items() if k not in RESUMABLE_OVERRIDES})
     overrides = {k: v for k, v in given_training.items() if k in RESUMABLE_OVERRIDES}
     train_config = TrainConfig(**{**to_dict(train_config), **overrides}).check()
-    corpus_path = corpus_path or corpus_info.get("path")
-    corpus = load_corpus(corpus_path, corpus_info.get("encoding", "utf-8"), vocab=run.vocab(),
+    progress, _, folder = checkpoint.load(run)
+    progress.stop_reason = ""
+    if "lr" in overrides:
+        progress.new_learning_rate(overrides["lr"])
+    vocab = run.vocab(model_config.vocab_size)
+    model = checked_model(model_config, fused_for(contexts))
+    run.check_params(model, folder / checkpoint.WEIGHTS)
+    model = initialize(model, contexts, train_config.seed)
+    corpus = load_corpus(_recorded_corpus(corpus_path, corpus_info),
+                         corpus_info.get("encoding", "utf-8"), vocab=vocab,
                          sha256=corpus_info.get("sha256"))
+    finished = progress.limit_reached(train_config)
+    if finished:
+        raise RunFinished(
+            f"{run.path} is finished ({finished}) at step {progress.step}; nothing was "
+            f"changed. To train on, give it more: --epochs (now {train_config.epochs}), "
+            "--max-steps or --time-budget (which count from the start of the run), or "
+            "--patience or a new --lr after an early stop.")
     if write:
         run.save_config(model_config, train_config, corpus_info, versions())
+        run.forget_metrics_after(progress.step)
         remove_stale_temporaries(run.path)
-    progress = Progress.from_dict(run.read_json(checkpoint.STATE), str(run.file(checkpoint.STATE)))
-    progress.stop_reason = ""
-    if "lr" in overrides:  # a new step size starts a new schedule: patience counts afresh
-        progress.lr = overrides["lr"]
-        progress.bad_epochs = 0
-    model = initialized_model(model_config, contexts, train_config.seed)
     return run, corpus, model, progress, train_config
+
+
+def _recorded_corpus(given: PathLike | None, corpus_info: dict[str, Any]) -> PathLike:
+    return given or str(corpus_info.get("path", ""))
 
 
 def _refuse_changes(run: RunDir, section: str, saved: dict[str, Any],
@@ -102,19 +135,24 @@ def _refuse_changes(run: RunDir, section: str, saved: dict[str, Any],
                            f"({'; '.join(changed)}): drop those options, or start a new run.")
 
 
-def load_trained(path: PathLike, ctx: mx.Context | None = None, params: str = checkpoint.BEST,
-                 ) -> tuple[mx.gluon.HybridBlock, CharVocab, RunDir]:
-    """The best weights of a run, checked against its config and vocabulary."""
-    ctx = ctx or mx.cpu()
-    run = RunDir.open(path, params)
+def inspect_run(path: PathLike, ctx: mx.Context | None = None, params: str | None = BEST,
+                ) -> tuple[mx.gluon.HybridBlock, CharVocab, RunDir]:
+    """A run's model, built but not loaded, once config.json, vocab.json and the shapes in
+    the params file (if any) agree: a run directory is refused before anything is allocated."""
+    run = RunDir.open(path, *([params] if params else []))
     model_config, _, _ = run.config()
-    vocab = run.vocab()
-    if len(vocab) != model_config.vocab_size:
-        raise CharrnnError(f"{run.file(checkpoint.VOCAB)} has {len(vocab)} characters but "
-                           f"config.json says {model_config.vocab_size}: the files come from "
-                           "different models.")
-    model = build_model(model_config, fused_for([ctx]))
-    run.load_params(model, params, [ctx])
+    vocab = run.vocab(model_config.vocab_size)
+    model = checked_model(model_config, fused_for([ctx or mx.cpu()]))
+    if params:
+        run.check_params(model, run.file(params))
+    return model, vocab, run
+
+
+def load_trained(path: PathLike, ctx: mx.Context | None = None, params: str = BEST,
+                 ) -> tuple[mx.gluon.HybridBlock, CharVocab, RunDir]:
+    """The best weights of a run, checked (see `inspect_run`) before they are loaded."""
+    model, vocab, run = inspect_run(path, ctx, params)
+    run.load_params(model, run.file(params), [ctx or mx.cpu()])
     return model, vocab, run
 
 

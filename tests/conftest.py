@@ -1,6 +1,7 @@
 """Shared fixtures: small real corpora and run directories in temporary folders."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -48,3 +49,15 @@ def trained_run(tiny_corpus: Path, tmp_path: Path) -> Path:
                     *TINY_MODEL)
     assert result.exit_code == 0, result.output
     return run
+
+
+def checkpoint_file(run: Path, name: str = "last.params") -> Path:
+    """A file of the run's committed checkpoint (state.json names its folder)."""
+    state = json.loads((run / "state.json").read_text())
+    return run / state["checkpoint"]["folder"] / name
+
+
+def last_weights(run: Path) -> dict:
+    import mxnet as mx
+
+    return {k: v.asnumpy() for k, v in mx.nd.load(str(checkpoint_file(run))).items()}

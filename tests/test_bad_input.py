@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import mxnet as mx
@@ -26,9 +27,7 @@ def corpus_files(folder: Path) -> dict:
 
 def damaged_run(trained_run: Path, folder: Path, damage) -> Path:
     run = folder / "damaged"
-    run.mkdir()
-    for f in trained_run.iterdir():
-        (run / f.name).write_bytes(f.read_bytes())
+    shutil.copytree(trained_run, run)
     damage(run)
     return run
 

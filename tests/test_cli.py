@@ -5,7 +5,7 @@ import json
 import subprocess
 import sys
 
-from .conftest import TINY_MODEL, invoke
+from .conftest import TINY_MODEL, checkpoint_file, invoke
 
 
 def test_train_info_evaluate_generate(tiny_corpus, tmp_path):
@@ -15,9 +15,10 @@ def test_train_info_evaluate_generate(tiny_corpus, tmp_path):
     assert result.exit_code == 0, result.output
     assert "completed 3 epochs" in result.output
     assert "--- sample" in result.output and "the quick" in result.output
-    for name in ("config.json", "vocab.json", "model.params", "last.params", "trainer.states",
-                 "state.json", "metrics.jsonl"):
+    for name in ("config.json", "vocab.json", "model.params", "state.json", "metrics.jsonl"):
         assert (run / name).is_file(), name
+    for name in ("last.params", "trainer.states", "hidden.params"):
+        assert checkpoint_file(run, name).is_file(), name
     assert not list(run.glob(".*.tmp"))
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3]

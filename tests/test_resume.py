@@ -8,18 +8,17 @@ import subprocess
 import sys
 import time
 
-import mxnet as mx
 import numpy as np
 import pytest
 
-from .conftest import TINY_MODEL, invoke
+from .conftest import TINY_MODEL, checkpoint_file, invoke, last_weights
 
 DETERMINISTIC = ("epoch", "step", "train_loss", "val_loss", "val_bpc", "val_accuracy", "lr",
                  "best")
 
 
 def weights(run) -> dict:
-    return {k: v.asnumpy() for k, v in mx.nd.load(str(run / "last.params")).items()}
+    return last_weights(run)
 
 
 def rows(run) -> list:
@@ -41,24 +40,6 @@ def test_one_epoch_then_resume_equals_two_epochs(nietzsche_excerpt, tmp_path, ex
     a, b = weights(straight), weights(split)
     assert a.keys() == b.keys()
     assert max(float(np.abs(a[k] - b[k]).max()) for k in a) < 1e-5
-
-
-def test_resume_mid_epoch_from_a_step_checkpoint(nietzsche_excerpt, tmp_path):
-    """--max-steps stops inside an epoch; resuming continues from the saved window.
-
-    Dropout is off: MXNet's generator state cannot be saved, so it is reseeded at epoch and
-    --checkpoint-every boundaries only (tested above), not at an arbitrary stop.
-    """
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    settings = (*TINY_MODEL, "--epochs", "1", "--dropout", "0")
-    assert invoke("train", nietzsche_excerpt, "--out", straight, *settings).exit_code == 0
-    assert invoke("train", nietzsche_excerpt, "--out", split, "--max-steps", "100",
-                  *settings).exit_code == 0
-    assert json.loads((split / "state.json").read_text())["window"] == 100
-    assert invoke("train", "--resume", split, "--max-steps", "0").exit_code == 0
-    a, b = weights(straight), weights(split)
-    assert max(float(np.abs(a[k] - b[k]).max()) for k in a) < 1e-5
-    assert rows(split)[-1] == rows(straight)[-1]
 
 
 def test_resume_refuses_another_corpus_or_other_model_settings(trained_run, tmp_path):
@@ -117,14 +98,14 @@ def test_a_diverging_run_stops_naming_the_step_and_keeps_the_best_checkpoint(tin
     run = tmp_path / "run"
     settings = (*TINY_MODEL, "--model", "rnn_relu", "--optimizer", "sgd")
     assert invoke("train", tiny_corpus, "--out", run, "--epochs", "1", *settings).exit_code == 0
-    before = {name: (run / name).read_bytes() for name in ("model.params", "last.params")}
+    before = {path: path.read_bytes() for path in (run / "model.params", checkpoint_file(run))}
     steps = json.loads((run / "state.json").read_text())["step"]
     # An absurd step size overflows the unbounded ReLU units within a few steps.
     result = invoke("train", "--resume", run, "--epochs", "3", "--lr", "1e30")
     assert result.exit_code == 1
     assert f"training diverged: the loss became nan at step {steps + 2}" in result.output
     assert "Try a lower --lr (now 1e+30) or --clip" in result.output
-    assert {name: (run / name).read_bytes() for name in before} == before
+    assert {path: path.read_bytes() for path in before} == before
     assert invoke("generate", run, "--seed-text", "the", "--length", "10").exit_code == 0
 
 

@@ -12,11 +12,7 @@ from benchmarks.measure import peak_rss_mb
 from charrnn.cuda import gpu_is_supported
 from charrnn.devices import parse_contexts
 
-from .conftest import REPO, TINY_MODEL, invoke
-
-
-def last_weights(run) -> dict:
-    return {k: v.asnumpy() for k, v in mx.nd.load(str(run / "last.params")).items()}
+from .conftest import REPO, TINY_MODEL, invoke, last_weights
 
 
 def test_two_cpu_devices_train_like_one(nietzsche_excerpt, tmp_path):

@@ -6,12 +6,13 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from charrnn.checkpoint import RunDir
 from charrnn.config import MODELS, ModelConfig, TrainConfig
 from charrnn.corpus import load_corpus
 from charrnn.evaluation import evaluate
+from charrnn.progress import Progress
+from charrnn.rundir import RunDir
 from charrnn.runs import initialized_model
-from charrnn.training import Progress, TrainingLoop, clip_gradients, forward_backward, make_trainer
+from charrnn.training import TrainingLoop, clip_gradients, forward_backward, make_trainer
 
 # Validation loss in nats/char after 300 steps must fall below this (seen here: lstm 0.032,
 # gru 0.021, rnn_relu 0.077, rnn_tanh 0.054, unrolled 0.077, all from about 3.3 = ln(28)).

@@ -1,0 +1,107 @@
+"""Where a run stands, and the decisions that follow from it; saved in state.json.
+
+Every change to a run's standing goes through a method here, so that the training loop only
+sequences them and a checkpoint is this object plus arrays.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from charrnn.config import TrainConfig
+from charrnn.errors import CharrnnError
+
+INTERRUPTED = "interrupted"
+
+
+@dataclass
+class Progress:
+    """Enough, with the checkpoint's arrays, to resume exactly."""
+
+    epoch: int = 0           # epochs completed
+    window: int = 0          # windows done in the current epoch
+    step: int = 0            # optimizer steps done
+    lr: float = 0.0          # current learning rate (after any decay)
+    best_val_loss: float | None = None
+    bad_epochs: int = 0      # evaluations since validation last improved
+    elapsed: float = 0.0     # seconds of training and evaluation
+    loss_sum: float = 0.0    # sum of the window losses of the current epoch so far
+    loss_windows: int = 0
+    stop_reason: str = ""    # why training ended; empty while it can go on
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str) -> Progress:
+        if not isinstance(data, dict):
+            raise CharrnnError(f"{source} is damaged (expected a JSON object).")
+        try:
+            fields = {f.name for f in dataclasses.fields(cls)}
+            return cls(**{k: v for k, v in data.items() if k in fields})
+        except TypeError as error:
+            raise CharrnnError(f"{source} is damaged ({error}).") from None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    # -- what happens to a run ---------------------------------------------------------------
+
+    def stepped(self, window_loss_sum: float, windows: int) -> None:
+        """`windows` optimizer steps done, their losses read back."""
+        self.loss_sum += window_loss_sum
+        self.loss_windows += windows
+
+    def advance(self) -> None:
+        self.window += 1
+        self.step += 1
+
+    def end_epoch(self, windows_per_epoch: int) -> bool:
+        """Count the epoch if all its windows are done; True if it was."""
+        if self.window < windows_per_epoch:
+            return False
+        self.epoch += 1
+        self.window = 0
+        return True
+
+    def mean_train_loss(self) -> float:
+        return self.loss_sum / max(self.loss_windows, 1)
+
+    def restart_train_loss(self) -> None:
+        self.loss_sum, self.loss_windows = 0.0, 0
+
+    def judge(self, val_loss: float, lr_decay: float, scheduled: bool) -> bool:
+        """Whether validation improved on the best so far. A scheduled evaluation (an epoch's
+        end) keeps the score: it records the best, or counts a bad epoch and decays the
+        learning rate. One taken only because training stopped (--max-steps, a signal, the
+        time budget) changes nothing, so that a run stopped and resumed decides as one that
+        never stopped."""
+        improved = self.best_val_loss is None or val_loss < self.best_val_loss
+        if scheduled and improved:
+            self.best_val_loss = val_loss
+            self.bad_epochs = 0
+        elif scheduled:
+            self.bad_epochs += 1
+            self.lr *= lr_decay
+        return improved
+
+    def new_learning_rate(self, lr: float) -> None:
+        """A new step size starts a new schedule: patience counts afresh."""
+        self.lr = lr
+        self.bad_epochs = 0
+
+    # -- when to stop ------------------------------------------------------------------------
+
+    def finished(self, config: TrainConfig) -> str:
+        """Why the run is complete under `config` (its epochs, patience); '' if it is not."""
+        if self.bad_epochs >= config.patience:
+            return f"stopped early: validation did not improve for {config.patience} epochs"
+        if self.epoch >= config.epochs:
+            return f"completed {config.epochs} epochs"
+        return ""
+
+    def limit_reached(self, config: TrainConfig) -> str:
+        """Why not to take another step: a limit of `config` that this progress has reached."""
+        if config.max_steps and self.step >= config.max_steps:
+            return f"reached --max-steps {config.max_steps}"
+        if config.time_budget and self.elapsed >= config.time_budget:
+            return f"used the time budget of {config.time_budget:g} s"
+        return self.finished(config)
