@@ -1,8 +1,6 @@
 """The `charrnn` command line: train, generate, evaluate, info (and compare, prepare, launch)."""
 from __future__ import annotations
 
-import math
-import re
 import shlex
 import signal
 import sys
@@ -11,33 +9,36 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import click
+import numpy as np
 from click.core import ParameterSource
 
-from charrnn import runs
+from charrnn import console, plots, runs
 from charrnn.compare import compare as compare_models
+from charrnn.compare import table as compare_table
 from charrnn.compare import write_report
-from charrnn.config import MODELS, OPTIMIZERS, ModelConfig, TrainConfig, to_dict
-from charrnn.corpus import SPLITS, load_corpus, prepare_corpus
+from charrnn.config import MODELS, ModelConfig, to_dict
+from charrnn.corpus import SPLITS, Corpus, decode_text, prepare_corpus
 from charrnn.devices import describe, parse_contexts
 from charrnn.distributed import Workers, create_kvstore
 from charrnn.doctor import doctor
 from charrnn.errors import CharrnnError
 from charrnn.evaluation import evaluate as evaluate_ids
-from charrnn.generation import beam_search, sample
+from charrnn.generation import beam_search, corpus_line, sample
 from charrnn.launch import LAUNCHERS, launch_local, launch_remote
 from charrnn.models import count_parameters, hybridize
+from charrnn.options import (
+    MODEL_SETTINGS,
+    TRAIN_SETTINGS,
+    Duration,
+    setting_options,
+    split_settings,
+)
 from charrnn.progress import INTERRUPTED
-from charrnn.rundir import BEST, EVALUATION
+from charrnn.rundir import BEST, EVALUATION, RunDir
 from charrnn.stopping import StopRequest, stop_on_signals
 from charrnn.training import Reporter, TrainingLoop
 
 DEFAULT_SEED_TEXT = "The meaning of life is"
-DEFAULT_LR = {"adam": 0.002, "sgd": 1.0}
-MODEL_OPTIONS = ("model", "layers", "hidden", "embed", "dropout")
-TRAINING_OPTIONS = ("seq_len", "batch_size", "epochs", "lr", "optimizer", "clip",
-                    "weight_decay", "lr_decay", "patience", "random_seq_len", "max_steps",
-                    "time_budget", "seed", "checkpoint_every", "log_interval", "eval_batch_size")
-
 
 class Group(click.Group):
     """Turns a CharrnnError into click's one-line `Error: ...` and exit code 1."""
@@ -47,25 +48,6 @@ class Group(click.Group):
             return super().invoke(ctx)
         except CharrnnError as error:
             raise click.ClickException(str(error)) from None
-
-
-class Duration(click.ParamType):
-    """Seconds, or a duration such as 90s, 5m, 1h30m."""
-
-    name = "duration"
-    _part = re.compile(r"(\d+(?:\.\d+)?)([hms]?)")
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> float:
-        if isinstance(value, (int, float)):
-            return float(value)
-        text = str(value).strip().lower()
-        parts = self._part.findall(text)
-        if not parts or "".join(n + u for n, u in parts) != text:
-            self.fail(f"{value!r} is not a duration: write e.g. 90s, 5m or 1h30m.", param, ctx)
-        seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1, "": 1}[u] for n, u in parts)
-        if seconds <= 0:
-            self.fail("the duration must be positive.", param, ctx)
-        return seconds
 
 
 POSITIVE = click.IntRange(min=1)
@@ -85,87 +67,18 @@ def cli() -> None:
 
 # -- train ----------------------------------------------------------------------------------
 
-def _options(*options):
-    """Apply a list of click options, so commands share them."""
-    def decorate(function):
-        for option in reversed(options):
-            function = option(function)
-        return function
-    return decorate
-
-
-architecture_options = _options(
-    click.option("--layers", type=POSITIVE, default=2, show_default=True,
-                 help="Recurrent layers (ignored by the unrolled model)."),
-    click.option("--hidden", type=POSITIVE, default=256, show_default=True,
-                 help="Hidden units per layer."),
-    click.option("--embed", type=POSITIVE, default=64, show_default=True,
-                 help="Size of the character embedding."),
-    click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2,
-                 show_default=True,
-                 help="Dropout on the embedded input, between layers and before the decoder."),
-)
-
-training_options = _options(
-    click.option("--seq-len", type=POSITIVE, default=100, show_default=True,
-                 help="Characters per BPTT window: how far back gradients flow."),
-    click.option("--batch-size", type=POSITIVE, default=32, show_default=True,
-                 help="Columns trained in parallel (split across devices)."),
-    click.option("--epochs", type=POSITIVE, default=30, show_default=True,
-                 help="Most passes over the training split."),
-    click.option("--lr", type=click.FloatRange(0, min_open=True), default=None,
-                 help="Learning rate [default: 0.002 for adam, 1.0 for sgd]."),
-    click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adam",
-                 show_default=True),
-    click.option("--clip", type=click.FloatRange(0, min_open=True), default=1.0,
-                 show_default=True, help="Largest global norm of the gradient of the mean loss."),
-    click.option("--weight-decay", type=click.FloatRange(0), default=0.0, show_default=True,
-                 help="L2 penalty on all weights, added to the gradient."),
-    click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=1.0,
-                 show_default=True,
-                 help="Multiply the learning rate by this when validation stops improving."),
-    click.option("--patience", type=POSITIVE, default=5, show_default=True,
-                 help="Stop after this many epochs without a better validation loss."),
-    click.option("--random-seq-len", is_flag=True,
-                 help="Vary the window length around --seq-len (AWD-LSTM), scaling the step."),
-    click.option("--max-steps", type=click.IntRange(min=0), default=0,
-                 help="Stop after this many optimizer steps (0: no limit)."),
-    click.option("--time-budget", type=Duration(), default=0.0,
-                 help="Stop after this much time, e.g. 5m (default: no limit)."),
-    click.option("--checkpoint-every", type=click.IntRange(min=0), default=0,
-                 help="Also save a resumable checkpoint every N steps (0: each epoch only)."),
-    click.option("--log-interval", type=POSITIVE, default=20, show_default=True,
-                 help="Steps between progress updates (the only time the loop waits for the "
-                      "device)."),
-    click.option("--eval-batch-size", type=POSITIVE, default=32, show_default=True,
-                 help="Columns used when scoring the validation split."),
-    click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-                 help="Seed of initialisation and dropout: the same seed gives the same run."),
-    click.option("--ctx", "ctx_spec", default=None, help=CTX_HELP),
-)
-
-
-def _settings(options: dict[str, Any]) -> tuple[dict[str, Any], TrainConfig]:
-    """Split command options into architecture settings and a checked TrainConfig."""
-    if options["lr"] is None:
-        options["lr"] = DEFAULT_LR[options["optimizer"]]
-    architecture = {k: options[k] for k in MODEL_OPTIONS if k in options}
-    return architecture, TrainConfig(**{k: options[k] for k in TRAINING_OPTIONS}).check()
-
-
-# -- train ----------------------------------------------------------------------------------
-
 @cli.command()
 @click.argument("corpus", required=False, type=click.Path(path_type=Path))
-@click.option("--model", type=click.Choice(MODELS), default="lstm", show_default=True,
-              help="Recurrent cell, or the unrolled three-character feed-forward baseline.")
-@architecture_options
-@training_options
+@setting_options()
+@click.option("--ctx", "ctx_spec", default=None, help=CTX_HELP)
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Run directory [default: params/<corpus>-<model>].")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, metavar="RUN_DIR",
               help="Continue the run saved in RUN_DIR where it stopped.")
 @click.option("--overwrite", is_flag=True, help="Replace the model already in --out.")
+@click.option("--init-from", type=click.Path(path_type=Path), default=None, metavar="RUN_DIR",
+              help="Start from the best weights of RUN_DIR (fine-tuning): its architecture, "
+                   "and its vocabulary extended with CORPUS's new characters.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of CORPUS.")
 @click.option("--kvstore", type=click.Choice(["dist_sync", "dist_device_sync"]), default=None,
               help="Train as one worker of a `charrnn launch` job, gradients summed by its "
@@ -177,7 +90,8 @@ def _settings(options: dict[str, Any]) -> tuple[dict[str, Any], TrainConfig]:
               help="Seed text of that final sample.")
 @click.pass_context
 def train(ctx: click.Context, corpus: Path | None, out: Path | None,
-          resume: Path | None, overwrite: bool, encoding: str, ctx_spec: str | None,
+          resume: Path | None, overwrite: bool, init_from: Path | None, encoding: str,
+          ctx_spec: str | None,
           kvstore: str | None, sample_length: int, sample_text: str, **options: Any) -> None:
     """Train a model on CORPUS (default: data/nietzsche.txt).
 
@@ -186,15 +100,16 @@ def train(ctx: click.Context, corpus: Path | None, out: Path | None,
     after the current batch and prints the command that resumes.
     """
     contexts = parse_contexts(ctx_spec)
-    architecture, config = _settings(options)
+    architecture, config = split_settings(options)
     workers = Workers(create_kvstore(kvstore))
     if resume:
-        if overwrite:
-            raise click.UsageError("--resume and --overwrite contradict each other: pick one.")
+        if overwrite or init_from:
+            raise click.UsageError("--resume continues a run; --overwrite and --init-from start "
+                                   "one: pick one.")
         try:
             run, data, model, progress, config = runs.resume_run(
-                resume, corpus, _given(ctx, MODEL_OPTIONS, options),
-                _given(ctx, TRAINING_OPTIONS, options), contexts, write=workers.chief)
+                resume, corpus, _given(ctx, MODEL_SETTINGS, options),
+                _given(ctx, TRAIN_SETTINGS, options), contexts, write=workers.chief)
         except runs.RunFinished as finished:
             click.echo(str(finished))
             return
@@ -202,16 +117,17 @@ def train(ctx: click.Context, corpus: Path | None, out: Path | None,
         corpus = corpus or runs.default_corpus()
         model_config = ModelConfig(**architecture, vocab_size=1)
         out = out or Path("params") / f"{corpus.stem}-{model_config.model}"
-        run, data, model, progress = runs.start_run(corpus, model_config.check(), config, out,
-                                                    overwrite, encoding, contexts,
-                                                    create=workers.chief)
+        run, data, model, progress = runs.start_run(
+            corpus, model_config.check(), config, out, overwrite, encoding, contexts,
+            create=workers.chief, init_from=init_from,
+            given_model=_given(ctx, MODEL_SETTINGS, options))
     if workers.chief:  # worker 0 speaks for a job
         click.echo(f"{'resuming' if resume else 'training'} {run.path}: "
                    f"{count_parameters(model):,} parameters on {describe(contexts)}"
                    f"{f' x {workers.count} workers' if workers.count > 1 else ''}; "
                    f"{len(data.part('train')):,} training characters, vocabulary of "
                    f"{len(data.vocab)}")
-    reporter = ConsoleReporter(config.epochs) if workers.chief else Reporter()
+    reporter = console.ConsoleReporter(config.epochs) if workers.chief else Reporter()
     stop = StopRequest()
     try:
         with stop_on_signals(stop):
@@ -229,15 +145,21 @@ def train(ctx: click.Context, corpus: Path | None, out: Path | None,
         click.echo(f"{progress.stop_reason}; best validation {best:.3f} bits/char, saved in "
                    f"{run.path}")
         if sample_length:
-            _final_sample(run.path, sample_text, sample_length, progress.step)
+            _final_sample(run.path, sample_text, sample_length, progress.step, data)
 
 
-def _final_sample(run_dir: Path, seed_text: str, length: int, seed: int) -> None:
-    """A taste of the best model; seed characters the corpus lacks are dropped."""
+def _final_sample(run_dir: Path, seed_text: str, length: int, seed: int,
+                  corpus: Corpus) -> None:
+    """A taste of the best model, from the seed text if the corpus has its characters, else
+    from a line of the corpus (the default English seed suits no Chinese text)."""
     model, vocab, _ = runs.load_trained(run_dir)
-    seed_ids = vocab.encode_seed(seed_text, skip_unknown=True)
+    if vocab.unknown(seed_text):
+        seed_ids = corpus_line(corpus.part("train"), vocab.id_of("\n"),
+                               np.random.default_rng(seed))
+    else:
+        seed_ids = vocab.encode_seed(seed_text)
     click.echo(f"\n--- sample ({length} characters, temperature 0.8) ---")
-    _stream(vocab.decode(seed_ids), (chars[0] for chars in sample(
+    console.stream(vocab.decode(seed_ids), (chars[0] for chars in sample(
         model, vocab, seed_ids, length, temperature=0.8, seed=seed)))
 
 
@@ -247,58 +169,15 @@ def _given(ctx: click.Context, names: Iterable[str], options: dict[str, Any]) ->
     return {n: options[n] for n in names if ctx.get_parameter_source(n) in typed}
 
 
-class ConsoleReporter(Reporter):
-    """A progress bar per epoch on stderr, and one summary line per epoch on stdout."""
-
-    def __init__(self, epochs: int):
-        self.epochs = epochs
-        self.status = ""
-        self.bar = None
-
-    def epoch_started(self, epoch: int, windows: int, done: int) -> None:
-        self.status = ""
-        self.bar = click.progressbar(length=windows, label=f"epoch {epoch}/{self.epochs}",
-                                     file=sys.stderr, show_pos=True,
-                                     item_show_func=lambda _: self.status)
-        self.bar.__enter__()
-        if done:
-            self.bar.update(done)
-
-    def advanced(self, windows: int, loss: float | None, chars_per_s: float) -> None:
-        self.status = f"loss {loss / math.log(2):.3f} bpc, {chars_per_s:,.0f} chars/s"
-        self.bar.update(windows)
-
-    def note(self, text: str) -> None:
-        click.echo(f"note: {text}")
-
-    def epoch_ended(self, row: dict[str, Any]) -> None:
-        self.bar.__exit__(None, None, None)
-        minutes, seconds = divmod(int(row["elapsed"]), 60)
-        click.echo(f"epoch {row['epoch']:>5}  step {row['step']:>6}  train "
-                   f"{row['train_bpc']:.3f} bpc  val {row['val_bpc']:.3f} bpc"
-                   f"{' (best)' if row['best'] else '       '}  {row['chars_per_s']:>7,} chars/s"
-                   f"  {minutes}m{seconds:02d}s")
-
-
-def _stream(prefix: str, chars: Iterable[str]) -> None:
-    """Print text as it is produced on a terminal; all at once when piped."""
-    out = click.get_text_stream("stdout")
-    if out.isatty():
-        out.write(prefix)
-        for c in chars:
-            out.write(c)
-            out.flush()
-        out.write("\n")
-    else:
-        out.write(prefix + "".join(chars) + "\n")
-
-
 # -- generate ---------------------------------------------------------------------------------
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--seed-text", default=DEFAULT_SEED_TEXT, show_default=True,
-              help="Text that primes the model; printed before the continuation.")
+@click.option("--seed-text", default=None,
+              help="Text that primes the model; printed before the continuation [default: a "
+                   "random line of the training corpus, chosen by --seed].")
+@click.option("--seed-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Read the seed text from this UTF-8 file.")
 @click.option("--length", type=click.IntRange(min=0), default=300, show_default=True,
               help="Characters to generate after the seed text.")
 @click.option("--temperature", type=click.FloatRange(0, min_open=True), default=0.8,
@@ -306,6 +185,10 @@ def _stream(prefix: str, chars: Iterable[str]) -> None:
               help="Below 1: safer, more repetitive text; above 1: more surprising, more errors.")
 @click.option("--top-k", type=click.IntRange(min=0), default=0, show_default=True,
               help="Sample only among the K most likely characters (0: all of them).")
+@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0,
+              show_default=True,
+              help="Sample only among the most likely characters whose probabilities add up to "
+                   "P (nucleus sampling; 1: all of them).")
 @click.option("--greedy", is_flag=True,
               help="Always take the most likely character: deterministic, often loops.")
 @click.option("--beam-size", type=POSITIVE, default=1, show_default=True,
@@ -316,36 +199,49 @@ def _stream(prefix: str, chars: Iterable[str]) -> None:
               help="Random seed: the same seed gives the same text.")
 @click.option("--skip-unknown", is_flag=True,
               help="Drop seed characters the model has never seen instead of failing.")
-def generate(run_dir: Path, seed_text: str, length: int, temperature: float, top_k: int,
-             greedy: bool, beam_size: int, num_samples: int, seed: int | None,
-             skip_unknown: bool) -> None:
-    """Generate text from the model in RUN_DIR, continuing --seed-text."""
-    model, vocab, _ = runs.load_trained(run_dir)
-    seed_ids = vocab.encode_seed(seed_text, skip_unknown)
-    prefix = vocab.decode(seed_ids)
+@click.pass_context
+def generate(ctx: click.Context, run_dir: Path, seed_text: str | None, seed_file: Path | None,
+             length: int, temperature: float, top_k: int, top_p: float, greedy: bool,
+             beam_size: int, num_samples: int, seed: int | None, skip_unknown: bool) -> None:
+    """Generate text from the model in RUN_DIR, continuing the seed text."""
     if beam_size > 1:
-        if greedy or top_k:
-            raise click.UsageError("--beam-size searches for the most likely text; it does not "
-                                   "sample, so --greedy and --top-k do not apply.")
+        _refuse_with_beam_search(ctx)
         if num_samples > beam_size:
             raise click.UsageError("--num-samples can be at most --beam-size with beam search "
                                    "(the best beams are printed).")
+    if seed_text is not None and seed_file is not None:
+        raise click.UsageError("give the seed as --seed-text or --seed-file, not both.")
+    model, vocab, run = runs.load_trained(run_dir)
+    if seed_file is not None:
+        seed_text = decode_text(seed_file.read_bytes(), f"--seed-file {seed_file}")
+    if seed_text is None:
+        seed_ids = corpus_line(runs.training_corpus(run, vocab).part("train"),
+                               vocab.id_of("\n"), np.random.default_rng(seed))
+    else:
+        seed_ids = vocab.encode_seed(seed_text, skip_unknown)
+    prefix = vocab.decode(seed_ids)
+    if beam_size > 1:
         texts = beam_search(model, vocab, seed_ids, length, beam_size, num_samples)
-        _print_samples([prefix + t for t in texts])
+        console.print_samples([prefix + t for t in texts])
         return
-    steps = sample(model, vocab, seed_ids, length, num_samples, temperature, top_k, greedy, seed)
+    steps = sample(model, vocab, seed_ids, length, num_samples, temperature, top_k, greedy, seed,
+                   top_p)
     if num_samples == 1:
-        _stream(prefix, (chars[0] for chars in steps))
+        console.stream(prefix, (chars[0] for chars in steps))
     else:
         columns = list(zip(*steps)) or [()] * num_samples
-        _print_samples([prefix + "".join(c) for c in columns])
+        console.print_samples([prefix + "".join(c) for c in columns])
 
 
-def _print_samples(texts: list[str]) -> None:
-    for i, text in enumerate(texts, 1):
-        if len(texts) > 1:
-            click.echo(f"--- sample {i} ---")
-        click.echo(text)
+def _refuse_with_beam_search(ctx: click.Context) -> None:
+    """Beam search finds the most likely text: options that shape sampling do not apply."""
+    sampling = [f"--{name.replace('_', '-')}" for name in ("temperature", "top_k", "top_p",
+                                                            "greedy", "seed")
+                if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+    if sampling:
+        raise click.UsageError(f"--beam-size searches for the most likely text; it does not "
+                               f"sample, so {', '.join(sampling)} would be ignored: drop "
+                               f"{'it' if len(sampling) == 1 else 'them'}.")
 
 
 # -- evaluate and info ----------------------------------------------------------------------
@@ -365,17 +261,14 @@ def evaluate(run_dir: Path, corpus: Path | None, part: str, batch_size: int | No
     """Score the model in RUN_DIR on a split of CORPUS (default: its training corpus)."""
     ctx = parse_contexts(ctx_spec)[0]
     model, vocab, run = runs.load_trained(run_dir, ctx)
-    _, config, corpus_info = run.config()
-    expected = None if corpus else corpus_info.get("sha256")  # the recorded file must not change
-    corpus = corpus or Path(corpus_info.get("path", ""))
-    data = load_corpus(corpus, corpus_info.get("encoding", "utf-8"), vocab=vocab,
-                       sha256=expected)
+    _, config, _ = run.config()
+    data = runs.training_corpus(run, vocab, corpus)
     ids = data.ids if part == "all" else data.part(part)
     metrics = evaluate_ids(hybridize(model), ids, ctx, batch_size or config.eval_batch_size,
                            config.seq_len)
     if record:
         run.record_evaluation(part, data, metrics)
-    click.echo(f"{part} split of {corpus}: {metrics.chars:,} characters scored\n"
+    click.echo(f"{part} split of {data.path}: {metrics.chars:,} characters scored\n"
                f"loss        {metrics.loss:.4f} nats/char\n"
                f"bits/char   {metrics.bpc:.4f}\n"
                f"perplexity  {metrics.perplexity:.4f}\n"
@@ -427,8 +320,8 @@ def _model_list(ctx: click.Context, param: click.Parameter, value: str) -> list[
 @click.argument("corpus", required=False, type=click.Path(path_type=Path))
 @click.option("--models", default=",".join(("unrolled", "rnn_relu", "rnn_tanh", "gru", "lstm")),
               show_default=True, callback=_model_list, help="Comma-separated models to train.")
-@architecture_options
-@training_options
+@setting_options("model")
+@click.option("--ctx", "ctx_spec", default=None, help=CTX_HELP)
 @click.option("--match-params", is_flag=True,
               help="Size each model's hidden layer to the parameter count of the first "
                    "recurrent model listed, so cells are compared at equal size.")
@@ -451,7 +344,7 @@ def compare(ctx: click.Context, corpus: Path | None, models: list[str], match_pa
     is kept in the report folder for generate, evaluate and info.
     """
     contexts = parse_contexts(ctx_spec)
-    architecture, config = _settings(options)
+    architecture, config = split_settings(options)
     corpus = corpus or runs.default_corpus()
     out = out or Path("reports") / f"{corpus.stem}-{date.today().isoformat()}"
     out.mkdir(parents=True, exist_ok=True)
@@ -459,21 +352,16 @@ def compare(ctx: click.Context, corpus: Path | None, models: list[str], match_pa
     with stop_on_signals(stop):
         rows = compare_models(corpus, models, ModelConfig(**architecture), config, contexts,
                               out, match_params, resume, sample_text, temperature, stop,
-                              click.echo, lambda: ConsoleReporter(config.epochs))
+                              click.echo, lambda: console.ConsoleReporter(config.epochs))
     written = write_report(out, rows, _command_line(ctx), sample_text, temperature)
-    click.echo("\n" + markdown_table(out))
+    click.echo("\n" + compare_table(rows))
     click.echo("wrote " + ", ".join(str(p) for p in written))
     if len(written) < 3:
-        click.echo("(no curves.png: install matplotlib, e.g. pip install 'charrnn[plot]')")
+        click.echo(plots.MISSING)
     if stop.signal is not None:
         click.echo(f"interrupted: continue with  charrnn compare {corpus} --out {out} --resume "
                    "(and the same options)")
         sys.exit(128 + stop.signal)
-
-
-def markdown_table(out: Path) -> str:
-    lines = (out / "results.md").read_text(encoding="utf-8").splitlines()
-    return "\n".join(line.rsplit("|", 2)[0] + "|" for line in lines if line.startswith("|"))
 
 
 def _command_line(ctx: click.Context) -> str:
@@ -491,6 +379,28 @@ def _command_line(ctx: click.Context) -> str:
         else:
             words += [param.opts[0], ",".join(value) if isinstance(value, list) else str(value)]
     return " ".join(shlex.quote(w) for w in words)
+
+
+# -- plot ---------------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path),
+                metavar="RUN_DIR...")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("curves.png"), show_default=True, help="The PNG to write.")
+def plot(run_dirs: tuple[Path, ...], out: Path) -> None:
+    """Draw the learning curves of one or several runs into one PNG: training and validation
+    bits per character against steps and against time, the learning rate beneath."""
+    curves = [(run.name, RunDir.open(run).metrics()) for run in run_dirs]
+    empty = [str(run) for run, (_, rows) in zip(run_dirs, curves) if not rows]
+    if empty:
+        raise CharrnnError(f"{', '.join(empty)} has no evaluation yet (metrics.jsonl is empty): "
+                           "nothing to draw.")
+    title = f"charrnn: {', '.join(name for name, _ in curves)}"
+    if plots.plot_runs(curves, out, title) is None:
+        click.echo(plots.MISSING)
+        return
+    click.echo(f"wrote {out}")
 
 
 # -- prepare --------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from charrnn.errors import CharrnnError
 from charrnn.evaluation import evaluate
 from charrnn.generation import sample
 from charrnn.models import build_model, count_parameters
+from charrnn.plots import plot_runs
 from charrnn.progress import INTERRUPTED
 from charrnn.rundir import BEST, STATE, RunDir
 from charrnn.stopping import StopRequest
@@ -139,51 +140,31 @@ def write_report(out: Path, rows: list[dict], command: str, seed_text: str,
     (out / "results.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     (out / "results.md").write_text(markdown(report), encoding="utf-8")
     written = [out / "results.md", out / "results.json"]
-    picture = plot_curves(rows, out / "curves.png")
+    picture = plot_runs([(f"{r['model']} ({r['parameters']:,})", RunDir(r["run"]).metrics())
+                         for r in rows], out / "curves.png",
+                        "charrnn compare: bits per character (lower is better)")
     return written + ([picture] if picture else [])
 
 
 def markdown(report: dict) -> str:
-    lines = [f"# charrnn compare\n\n```\n{report['command']}\n```\n",
-             f"Machine: {report['machine']}. Samples: {SAMPLE_LENGTH} characters from "
-             f"\"{report['seed_text']}\" at temperature {report['temperature']}.\n",
-             "| model | hidden | parameters | epochs | wall time | train chars/s | val bpc "
-             "| test bpc | test accuracy | sample |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for r in report["models"]:
-        sample_text = r["sample"].replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ⏎ ")
-        lines.append(f"| {r['model']} | {r['hidden']} | {r['parameters']:,} | {r['epochs']} "
-                     f"| {r['wall_time_s']:.0f} s | {r['train_chars_per_s']:,} "
-                     f"| {r['val_bpc']:.3f} | {r['test_bpc']:.3f} | {r['test_accuracy']:.1%} "
-                     f"| {sample_text} |")
-    return "\n".join(lines) + "\n"
+    return (f"# charrnn compare\n\n```\n{report['command']}\n```\n\n"
+            f"Machine: {report['machine']}. Samples: {SAMPLE_LENGTH} characters from "
+            f"\"{report['seed_text']}\" at temperature {report['temperature']}.\n\n"
+            + table(report["models"], with_samples=True) + "\n")
 
 
-def plot_curves(rows: list[dict], path: Path) -> Path | None:
-    """Validation bits/char against wall time and against epoch; None without matplotlib."""
-    try:
-        import matplotlib
-    except ImportError:
-        return None
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    figure, (by_time, by_epoch) = pyplot.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+def table(rows: list[dict], with_samples: bool = False) -> str:
+    """The comparison as a Markdown table (the samples as a last column if asked)."""
+    head = ("| model | hidden | parameters | epochs | wall time | train chars/s | val bpc "
+            "| test bpc | test accuracy |")
+    lines = [head + (" sample |" if with_samples else ""),
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---|" if with_samples else "")]
     for r in rows:
-        curve = r["curve"]
-        label = f"{r['model']} ({r['parameters']:,} parameters)"
-        by_time.plot([p["elapsed"] / 60 for p in curve], [p["val_bpc"] for p in curve],
-                     marker="o", markersize=3, label=label)
-        by_epoch.plot([p["epoch"] for p in curve], [p["val_bpc"] for p in curve],
-                      marker="o", markersize=3, label=label)
-    by_time.set_xlabel("wall time (minutes)")
-    by_epoch.set_xlabel("epoch")
-    by_time.set_ylabel("validation bits per character")
-    for axes in (by_time, by_epoch):
-        axes.grid(alpha=0.3)
-    by_epoch.legend()
-    figure.suptitle("charrnn compare: validation bits per character (lower is better)")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    pyplot.close(figure)
-    return path
+        line = (f"| {r['model']} | {r['hidden']} | {r['parameters']:,} | {r['epochs']} "
+                f"| {r['wall_time_s']:.0f} s | {r['train_chars_per_s']:,} "
+                f"| {r['val_bpc']:.3f} | {r['test_bpc']:.3f} | {r['test_accuracy']:.1%} |")
+        if with_samples:
+            text = r["sample"].replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ⏎ ")
+            line += f" {text} |"
+        lines.append(line)
+    return "\n".join(lines)

@@ -16,6 +16,8 @@ from charrnn.errors import CharrnnError
 RECURRENT_MODELS = ("lstm", "gru", "rnn_relu", "rnn_tanh")
 MODELS = (*RECURRENT_MODELS, "unrolled")
 OPTIMIZERS = ("adam", "sgd")
+LR_SCHEDULES = ("constant", "cosine")
+DEFAULT_LR = {"adam": 0.002, "sgd": 1.0}
 MAX_VOCAB = 65536
 # The most weights a run directory may describe: 4 GB of float32.
 MAX_PARAMETERS = 1_000_000_000
@@ -43,11 +45,22 @@ class ModelConfig:
     embed: int = setting(64, "Size of the character embedding.", 1, 16384)
     hidden: int = setting(256, "Hidden units per layer.", 1, 16384)
     layers: int = setting(2, "Recurrent layers (ignored by the unrolled model).", 1, 64)
-    dropout: float = setting(0.2, "Dropout on the embedded input, between layers and before "
-                             "the decoder.", 0, 1, high_open=True)
+    dropout: float = setting(0.2, "Variational dropout (one mask per sequence) on the embedded "
+                             "input, between layers and before the decoder.", 0, 1,
+                             high_open=True)
+    weight_drop: float = setting(0.0, "DropConnect on the hidden-to-hidden weights (AWD-LSTM).",
+                                 0, 1, high_open=True)
+    embed_drop: float = setting(0.0, "Drop whole characters: rows of the embedding.", 0, 1,
+                                high_open=True)
+    tie_weights: bool = setting(False, "The decoder shares the embedding's weights (needs "
+                                "--embed equal to --hidden).")
 
     def check(self) -> ModelConfig:
-        return _check(self)
+        _check(self)
+        if self.tie_weights and self.embed != self.hidden:
+            raise CharrnnError(f"tie_weights needs embed equal to hidden (now {self.embed} and "
+                               f"{self.hidden}): the decoder reads the embedding's rows.")
+        return self
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,11 @@ class TrainConfig:
     clip: float = setting(1.0, "Largest global norm of the gradient of the mean loss.", 0,
                           low_open=True)
     weight_decay: float = setting(0.0, "L2 penalty on all weights, added to the gradient.", 0)
+    lr_schedule: str = setting("constant", "cosine: after --warmup steps, the rate falls along a "
+                               "half cosine to 0 at the end of the last of --epochs.",
+                               choices=LR_SCHEDULES)
+    warmup: int = setting(0, "Steps over which the rate rises linearly from 0 at the start.",
+                          0)
     lr_decay: float = setting(1.0, "Multiply the learning rate by this when validation stops "
                               "improving.", 0, 1, low_open=True)
     patience: int = setting(5, "Stop after this many epochs without a better validation "
@@ -78,11 +96,31 @@ class TrainConfig:
                                     "each epoch only).", 0)
     log_interval: int = setting(20, "Steps between progress updates (the only time the loop "
                                 "waits for the device).", 1, 10**9)
+    eval_every: int = setting(0, "Also validate every N steps (0: at epoch ends only): record "
+                              "a row, keep the best weights, count patience.", 0)
+    eval_batches: int = setting(0, "Score at most K windows of the validation split at each "
+                                "evaluation (0: all of it), for large corpora.", 0)
+    sample_every: int = setting(0, "Print and keep a 200-character sample every N steps (0: "
+                                "never), in samples.jsonl.", 0)
+    sample_temperatures: str = setting("0.5,1.0", "Temperatures of those samples, "
+                                       "comma-separated.")
     eval_batch_size: int = setting(32, "Columns used when scoring the validation split.", 1,
                                    65_536)
 
     def check(self) -> TrainConfig:
-        return _check(self)
+        _check(self)
+        self.temperatures()
+        return self
+
+    def temperatures(self) -> list[float]:
+        try:
+            values = [float(t) for t in self.sample_temperatures.split(",")]
+        except ValueError:
+            values = []
+        if not values or min(values) <= 0:
+            raise CharrnnError(f"sample_temperatures {self.sample_temperatures!r} must be "
+                               "positive numbers separated by commas, e.g. 0.5,1.0.")
+        return values
 
 
 def _check(settings: Settings) -> Settings:

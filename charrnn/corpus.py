@@ -161,6 +161,9 @@ class CharVocab:
         """The smallest unsigned integer type that holds every id."""
         return np.dtype(np.uint8 if len(self.chars) <= 256 else np.uint16)
 
+    def id_of(self, char: str) -> int | None:
+        return self.chars.index(char) if char in self._char_set else None
+
     def unknown(self, text: str) -> list[str]:
         """Characters of `text` that have no id, in order of first appearance."""
         return list(dict.fromkeys(c for c in text if c not in self._char_set))

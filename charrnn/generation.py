@@ -1,7 +1,8 @@
 """Text from a trained model: prime the state with a seed, then one character per step.
 
 The seed goes through the MXNet model in one forward pass; the characters after it come from
-the NumPy stepper (see stepper.py), greedily or by sampling with a temperature and top-k.
+the model's step form (NumPy, see models/base.py), greedily or by sampling with a temperature
+and top-k.
 Beam search uses gluonnlp's BeamSearchSampler on the MXNet model.
 """
 from __future__ import annotations
@@ -16,7 +17,6 @@ from mxnet import gluon
 from charrnn import threads
 from charrnn.batching import to_device
 from charrnn.corpus import CharVocab
-from charrnn.stepper import make_stepper
 
 
 def prime(model: gluon.HybridBlock, seed_ids: np.ndarray, num_samples: int,
@@ -29,9 +29,10 @@ def prime(model: gluon.HybridBlock, seed_ids: np.ndarray, num_samples: int,
 
 
 def choose(logits: np.ndarray, rng: np.random.Generator, temperature: float = 1.0,
-           top_k: int = 0, greedy: bool = False) -> np.ndarray:
+           top_k: int = 0, greedy: bool = False, top_p: float = 1.0) -> np.ndarray:
     """Next ids, one per row of logits: argmax, or a draw from softmax(logits / temperature)
-    restricted to the `top_k` most likely characters (0: all)."""
+    restricted to the `top_k` most likely characters (0: all) and to the smallest set of
+    most likely characters whose probabilities reach `top_p` (nucleus sampling; 1: all)."""
     if greedy:
         return logits.argmax(axis=1)
     scaled = logits.astype(np.float64) / temperature
@@ -39,28 +40,55 @@ def choose(logits: np.ndarray, rng: np.random.Generator, temperature: float = 1.
         cutoff = np.partition(scaled, -top_k, axis=1)[:, -top_k][:, None]
         scaled = np.where(scaled >= cutoff, scaled, -np.inf)
     weights = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+    if top_p < 1.0:
+        weights = _nucleus(weights, top_p)
     cumulative = np.cumsum(weights, axis=1)
     draws = rng.random(len(logits)) * cumulative[:, -1]
     return np.minimum((cumulative < draws[:, None]).sum(axis=1), logits.shape[1] - 1)
 
 
+def _nucleus(weights: np.ndarray, top_p: float) -> np.ndarray:
+    """Zero all but the most likely characters whose probabilities first reach top_p."""
+    order = np.argsort(-weights, axis=1)
+    ranked = np.take_along_axis(weights, order, axis=1)
+    ranked /= ranked.sum(axis=1, keepdims=True)
+    keep = np.zeros_like(weights, dtype=bool)
+    np.put_along_axis(keep, order, np.cumsum(ranked, axis=1) - ranked < top_p, axis=1)
+    return np.where(keep, weights, 0.0)
+
+
 def sample(model: gluon.HybridBlock, vocab: CharVocab, seed_ids: np.ndarray, length: int,
            num_samples: int = 1, temperature: float = 1.0, top_k: int = 0,
-           greedy: bool = False, seed: int | None = None) -> Iterator[list[str]]:
+           greedy: bool = False, seed: int | None = None, top_p: float = 1.0,
+           ctx: mx.Context | None = None) -> Iterator[list[str]]:
     """Yield, per step, the next character of each of `num_samples` continuations."""
     rng = np.random.default_rng(seed)
-    logits, state = prime(model, seed_ids, num_samples)
-    stepper = make_stepper(model)
+    logits, state = prime(model, seed_ids, num_samples, ctx)
+    stepper = model.stepper()
     stepper.set_state([s.asnumpy() for s in state])
     logits = logits.asnumpy()
     # As many BLAS threads as there are idle cores: on an idle machine two threads help a
     # 2 x 512 LSTM (5,400 against 3,600 chars/s here); against a busy core they cost 7x.
     with threads.blas_threads(threads.free_cores()):
         for i in range(length):
-            ids = choose(logits, rng, temperature, top_k, greedy)
+            ids = choose(logits, rng, temperature, top_k, greedy, top_p)
             yield [vocab.chars[k] for k in ids]
             if i + 1 < length:
                 logits = stepper.step(ids)
+
+
+def corpus_line(ids: np.ndarray, newline: int | None, rng: np.random.Generator,
+                longest: int = 200) -> np.ndarray:
+    """The first non-empty line after a random position of `ids` (a text's character ids), at
+    most `longest` characters; a random stretch when there is no whole line there."""
+    start = int(rng.integers(0, max(len(ids) - 1, 1)))
+    window = np.asarray(ids[start:start + 20 * longest])
+    if newline is not None:
+        lines = np.split(window, np.flatnonzero(window == newline) + 1)[1:-1]  # whole lines
+        lines = [line[:-1] for line in lines if len(line) > 1]
+        if lines:
+            return lines[0][:longest]
+    return window[:longest]
 
 
 class _BeamDecoder:

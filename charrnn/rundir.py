@@ -32,9 +32,11 @@ BEST = "model.params"
 STATE = "state.json"
 CHECKPOINTS = "checkpoints"
 METRICS = "metrics.jsonl"
+SAMPLES = "samples.jsonl"
+CURVES = "curves.png"
 EVALUATION = "evaluation.json"
 LOCK = ".lock"
-RUN_FILES = (CONFIG, VOCAB, BEST, STATE, METRICS, EVALUATION)
+RUN_FILES = (CONFIG, VOCAB, BEST, STATE, METRICS, SAMPLES, CURVES, EVALUATION)
 
 _UNREADABLE = (OSError, mx.base.MXNetError, ValueError, AssertionError, KeyError)
 # Locks this process holds, by run directory: kept open for as long as it writes the run.
@@ -141,9 +143,13 @@ class RunDir:
                                "directory is damaged.") from None
 
     def save_config(self, model: ModelConfig, training: TrainConfig, corpus: dict[str, Any],
-                    versions: dict[str, str]) -> None:
+                    versions: dict[str, str], init_from: dict[str, Any] | None = None) -> None:
+        """config.json; a resumed run keeps the record of the run it started from."""
+        if init_from is None and self.has(CONFIG):
+            init_from = self.read_json(CONFIG).get("init_from")
         self.write_json(CONFIG, {"model": to_dict(model), "training": to_dict(training),
-                                 "corpus": corpus, "versions": versions})
+                                 "corpus": corpus, "versions": versions,
+                                 **({"init_from": init_from} if init_from else {})})
 
     def config(self) -> tuple[ModelConfig, TrainConfig, dict[str, Any]]:
         """Model settings, training settings and corpus identity, each checked."""
@@ -198,29 +204,37 @@ class RunDir:
 
     # -- metrics -----------------------------------------------------------------------------
 
-    def metrics(self) -> list[dict[str, Any]]:
-        if not self.has(METRICS):
+    def rows(self, name: str) -> list[dict[str, Any]]:
+        """The rows of a JSON-lines file of the run (metrics.jsonl, samples.jsonl)."""
+        if not self.has(name):
             return []
         try:
-            lines = self.file(METRICS).read_text(encoding="utf-8").splitlines()
+            lines = self.file(name).read_text(encoding="utf-8").splitlines()
             return [json.loads(line) for line in lines if line.strip()]
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise CharrnnError(f"{self.file(METRICS)} is damaged ({error}).") from None
+            raise CharrnnError(f"{self.file(name)} is damaged ({error}).") from None
 
-    def write_metrics(self, rows: list[dict[str, Any]]) -> None:
+    def write_rows(self, name: str, rows: list[dict[str, Any]]) -> None:
         """Rewrite the whole (small) file, so that it too is replaced atomically."""
-        text = "".join(json.dumps(r) + "\n" for r in rows)
-        self.save({METRICS: bytes_writer(text.encode("utf-8"))})
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        self.save({name: bytes_writer(text.encode("utf-8"))})
+
+    def append_row(self, name: str, row: dict[str, Any]) -> None:
+        self.write_rows(name, [*self.rows(name), row])
+
+    def metrics(self) -> list[dict[str, Any]]:
+        return self.rows(METRICS)
 
     def append_metrics(self, row: dict[str, Any]) -> None:
-        self.write_metrics([*self.metrics(), row])
+        self.append_row(METRICS, row)
 
-    def forget_metrics_after(self, step: int) -> None:
+    def forget_rows_after(self, step: int) -> None:
         """Rows written after the checkpoint a run resumes from: it will write them again."""
-        rows = self.metrics()
-        kept = [r for r in rows if r.get("step", 0) <= step]
-        if len(kept) < len(rows):
-            self.write_metrics(kept)
+        for name in (METRICS, SAMPLES):
+            rows = self.rows(name)
+            kept = [r for r in rows if r.get("step", 0) <= step]
+            if len(kept) < len(rows):
+                self.write_rows(name, kept)
 
     def record_evaluation(self, split: str, corpus: Corpus, metrics: Metrics) -> None:
         """Keep the scores of model.params on a split (evaluation.json), beside earlier ones."""

@@ -20,6 +20,7 @@ from charrnn.atomic import remove_stale_temporaries
 from charrnn.config import MAX_PARAMETERS, ModelConfig, TrainConfig, to_dict
 from charrnn.corpus import CharVocab, Corpus, PathLike, load_corpus
 from charrnn.errors import CharrnnError
+from charrnn.finetune import Source
 from charrnn.models import build_model, count_parameters, fused_for, hybridize
 from charrnn.progress import Progress
 from charrnn.rundir import BEST, STATE, RunDir
@@ -41,8 +42,34 @@ def versions() -> dict[str, str]:
 
 
 def corpus_record(corpus: Corpus, encoding: str) -> dict[str, Any]:
-    return {"path": corpus.path, "sha256": corpus.sha256, "encoding": encoding,
-            "chars": len(corpus.ids), "split": corpus.bounds}
+    """What identifies the corpus a run trains on; its path is absolute, so that the run finds
+    it from any working directory."""
+    return {"path": str(Path(corpus.path).resolve()), "sha256": corpus.sha256,
+            "encoding": encoding, "chars": len(corpus.ids), "split": corpus.bounds}
+
+
+def training_corpus(run: RunDir, vocab: CharVocab, given: PathLike | None = None) -> Corpus:
+    """The corpus the run was trained on (checked by its sha256), or `given` (any corpus in
+    the run's vocabulary, for `evaluate`).
+
+    The recorded path is tried as it is, then, for a run directory that was moved or shipped
+    (params/nietzsche-pretrained), its trailing parts under each folder above the run.
+    """
+    _, _, info = run.config()
+    encoding = str(info.get("encoding", "utf-8"))
+    if given is not None:
+        return load_corpus(given, encoding, vocab=vocab)
+    recorded = Path(str(info.get("path", "")))
+    parts = recorded.parts[1:] if recorded.is_absolute() else recorded.parts
+    candidates = [recorded] + [folder.joinpath(*parts[-k:])
+                               for folder in run.path.resolve().parents
+                               for k in range(len(parts), 0, -1)]
+    found = next((c for c in candidates if c.exists()), None)
+    if found is None:
+        raise CharrnnError(f"{run.path} was trained on {recorded} (sha256 "
+                           f"{str(info.get('sha256'))[:16]}...), which is no longer there: "
+                           "give the corpus's path after the run directory.")
+    return load_corpus(found, encoding, vocab=vocab, sha256=info.get("sha256"))
 
 
 def checked_model(config: ModelConfig, fused: bool = False) -> mx.gluon.HybridBlock:
@@ -68,18 +95,31 @@ def initialize(model: mx.gluon.HybridBlock, contexts: list[mx.Context], seed: in
 
 def start_run(corpus_path: PathLike, model_config: ModelConfig, train_config: TrainConfig,
               out: PathLike, overwrite: bool, encoding: str, contexts: list[mx.Context],
-              create: bool = True):
+              create: bool = True, init_from: PathLike | None = None,
+              given_model: dict[str, Any] | None = None):
     """A new run directory, locked, with its config and vocabulary, and a freshly initialised
-    model. With `create` false (the workers of a job other than worker 0) nothing is written.
+    model, or one that starts from the weights of the run `init_from` (see finetune.py).
+    With `create` false (the workers of a job other than worker 0) nothing is written.
     """
-    corpus = load_corpus(corpus_path, encoding)
+    source = None
+    if init_from is not None:
+        model, vocab, source_run = load_trained(init_from)
+        source = Source(Path(init_from), source_run.config()[0], vocab, model)
+        source.refuse_other_architecture(given_model or {})
+        model_config = source.config
+        corpus = source.corpus(corpus_path, encoding)
+    else:
+        corpus = load_corpus(corpus_path, encoding)
     corpus.check_trainable(train_config.batch_size, train_config.seq_len)
     model_config = ModelConfig(**{**to_dict(model_config), "vocab_size": len(corpus.vocab)}).check()
     model = initialized_model(model_config, contexts, train_config.seed)
+    if source is not None:
+        source.copy_weights(model)
     run = RunDir(out)
     if create:
         run = RunDir.create(out, overwrite)
-        run.save_config(model_config, train_config, corpus_record(corpus, encoding), versions())
+        run.save_config(model_config, train_config, corpus_record(corpus, encoding), versions(),
+                        init_from=source.record() if source else None)
         run.save_vocab(corpus.vocab)
     return run, corpus, model, Progress(lr=train_config.lr)
 
@@ -105,9 +145,9 @@ def resume_run(path: PathLike, corpus_path: PathLike | None, given_model: dict[s
     model = checked_model(model_config, fused_for(contexts))
     run.check_params(model, folder / checkpoint.WEIGHTS)
     model = initialize(model, contexts, train_config.seed)
-    corpus = load_corpus(_recorded_corpus(corpus_path, corpus_info),
-                         corpus_info.get("encoding", "utf-8"), vocab=vocab,
-                         sha256=corpus_info.get("sha256"))
+    corpus = (training_corpus(run, vocab) if corpus_path is None else
+              load_corpus(corpus_path, corpus_info.get("encoding", "utf-8"), vocab=vocab,
+                          sha256=corpus_info.get("sha256")))
     finished = progress.limit_reached(train_config)
     if finished:
         raise RunFinished(
@@ -117,13 +157,9 @@ def resume_run(path: PathLike, corpus_path: PathLike | None, given_model: dict[s
             "--patience or a new --lr after an early stop.")
     if write:
         run.save_config(model_config, train_config, corpus_info, versions())
-        run.forget_metrics_after(progress.step)
+        run.forget_rows_after(progress.step)
         remove_stale_temporaries(run.path)
     return run, corpus, model, progress, train_config
-
-
-def _recorded_corpus(given: PathLike | None, corpus_info: dict[str, Any]) -> PathLike:
-    return given or str(corpus_info.get("path", ""))
 
 
 def _refuse_changes(run: RunDir, section: str, saved: dict[str, Any],

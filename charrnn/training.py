@@ -39,13 +39,21 @@ from charrnn.config import TrainConfig
 from charrnn.corpus import Corpus
 from charrnn.distributed import Workers
 from charrnn.errors import CharrnnError
-from charrnn.evaluation import Metrics, evaluate
+from charrnn.evaluation import Metrics, bits, evaluate
+from charrnn.generation import corpus_line
+from charrnn.generation import sample as generate
 from charrnn.models import State
+from charrnn.plots import plot_runs
 from charrnn.progress import INTERRUPTED, Progress
-from charrnn.rundir import BEST, RunDir
+from charrnn.rundir import BEST, CURVES, SAMPLES, RunDir
 from charrnn.stopping import StopRequest
 
 _LOSS = gluon.loss.SoftmaxCrossEntropyLoss()
+SAMPLE_LENGTH = 200
+
+
+def due(every: int, step: int) -> bool:
+    return bool(every) and step % every == 0
 
 
 class Reporter:
@@ -61,6 +69,9 @@ class Reporter:
         pass
 
     def note(self, text: str) -> None:
+        pass
+
+    def sampled(self, row: dict[str, Any]) -> None:
         pass
 
 
@@ -133,6 +144,18 @@ def mxnet_seed(seed: int, step: int, rank: int = 0) -> int:
     return (seed * 1_000_003 + step * 1_009 + rank) % (2 ** 31)
 
 
+def schedule(config: TrainConfig, step: int, windows_per_epoch: int) -> float:
+    """The learning rate's factor at `step`: a linear warm-up, then constant or a half
+    cosine down to 0 at the last step (a function of the step, so resume is exact)."""
+    if config.warmup and step < config.warmup:
+        return (step + 1) / config.warmup
+    if config.lr_schedule == "constant":
+        return 1.0
+    total = config.epochs * windows_per_epoch  # not --max-steps: a stop, changed on resume
+    done = (step - config.warmup) / max(total - config.warmup, 1)
+    return 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
+
+
 class TrainingLoop:
     """Trains `model` into `run` from `progress` on; `run()` returns when training stops."""
 
@@ -160,11 +183,12 @@ class TrainingLoop:
             self.trainer._init_kvstore()
             self.trainer._init_params()
             mx.nd.waitall()
-        _create_random_streams(contexts)
+        _build_graph(model, contexts)
         self.started = 0.0                       # time.time() when training began, in effect
         self.pending: list[mx.nd.NDArray] = []   # per-step losses not yet read back
-        self.chars = 0               # characters trained on this epoch, and the seconds it took
-        self.seconds = 0.0
+        self.chars = 0               # characters trained since the last record, the seconds it
+        self.seconds = 0.0           # took, and when the current stretch of steps began
+        self.tick = 0.0
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -195,26 +219,38 @@ class TrainingLoop:
     def train_windows(self, lengths: list[int], hidden: list[State]) -> list[State]:
         """The optimizer steps of one epoch from where it stands, until it ends or a stop."""
         config, progress = self.config, self.progress
-        tick = time.time()
+        self.tick = time.time()
         for data, target in bptt_windows(self.columns, lengths, start=progress.window):
             mx.random.seed(mxnet_seed(config.seed, progress.step, self.workers.rank))
-            if config.random_seq_len:  # a shorter window takes a smaller step (AWD-LSTM)
-                self.trainer.set_learning_rate(progress.lr * len(data) / config.seq_len)
+            # With random lengths a shorter window takes a smaller step (AWD-LSTM).
+            scale = len(data) / config.seq_len if config.random_seq_len else 1.0
+            self.trainer.set_learning_rate(progress.lr * scale *
+                                           schedule(config, progress.step, len(lengths)))
             hidden, loss = train_step(self.model, self.trainer, data, target, hidden,
                                       self.contexts, config.clip, self.workers.count)
             self.pending.append(loss)
             progress.advance()
             self.chars += data.size
             if len(self.pending) >= config.log_interval:
-                self.flush(tick)
-            if config.checkpoint_every and progress.step % config.checkpoint_every == 0:
-                self.flush(tick)
+                self.flush()
+            if due(config.sample_every, progress.step):
+                self.flush()
+                self.sample()
+            evaluate_now = (due(config.eval_every, progress.step)
+                            and progress.window < len(lengths))  # epoch ends evaluate anyway
+            if evaluate_now:
+                self.flush()
+                self.evaluate_and_decide(True, len(lengths))
+            if evaluate_now or due(config.checkpoint_every, progress.step):
+                self.flush()
                 self.checkpoint(hidden)
-            progress.stop_reason = self.stop_reason()
+            if not progress.stop_reason:
+                progress.stop_reason = self.stop_reason()
             if progress.stop_reason:
                 break
-        self.flush(tick)
-        self.seconds += time.time() - tick
+        self.flush()
+        self.seconds += time.time() - self.tick
+        self.tick = 0.0
         return hidden
 
     def stop_reason(self) -> str:
@@ -234,7 +270,12 @@ class TrainingLoop:
             return f"used the time budget of {config.time_budget:g} s"
         return ""
 
-    def flush(self, tick: float) -> None:
+    def chars_per_s(self) -> float:
+        """Training characters per second since the last record, evaluation excluded."""
+        running = time.time() - self.tick if self.tick else 0.0
+        return self.chars / max(self.seconds + running, 1e-9)
+
+    def flush(self) -> None:
         """Read back pending losses (the one sync), check they are finite, report."""
         if not self.pending:
             return
@@ -251,21 +292,22 @@ class TrainingLoop:
         self.corpus.release()
         self.progress.stepped(float(losses.sum()), len(losses))
         self.reporter.advanced(len(losses), float(losses.mean()),
-                               self.chars / max(self.seconds + time.time() - tick, 1e-9))
+                               self.chars_per_s())
 
     # -- evaluating and deciding ---------------------------------------------------------
 
-    def evaluate_and_decide(self, whole_epoch: bool, windows_per_epoch: int) -> None:
-        """Worker 0 scores the validation split, keeps the best weights (or decays the
-        learning rate), records the row and decides whether the run is finished; every
-        worker then takes its learning rate and verdict."""
+    def evaluate_and_decide(self, scheduled: bool, windows_per_epoch: int) -> None:
+        """Worker 0 scores the validation split, keeps the best weights (or, at a scheduled
+        evaluation, counts patience and decays the learning rate), records the row and
+        decides whether the run is finished; every worker then takes its learning rate and
+        verdict. Scheduled: an epoch's end or --eval-every; not: a stop."""
         progress, config = self.progress, self.config
         finished, lr = "", progress.lr
         if self.workers.chief:
             metrics = evaluate(self.model, self.corpus.part("val"), self.contexts[0],
-                               config.eval_batch_size, config.seq_len)
+                               config.eval_batch_size, config.seq_len, config.eval_batches)
             self.corpus.release()
-            improved = progress.judge(metrics.loss, config.lr_decay, whole_epoch)
+            improved = progress.judge(metrics.loss, config.lr_decay, scheduled)
             if improved:
                 self.run_dir.save_params(self.model, BEST)
             self.record(metrics, improved, windows_per_epoch)
@@ -289,14 +331,36 @@ class TrainingLoop:
         if not progress.window:
             progress.restart_train_loss()
         row = {"epoch": epoch, "step": progress.step,
-               "train_loss": train_loss, "train_bpc": train_loss / math.log(2),
+               "train_loss": train_loss, "train_bpc": bits(train_loss),
                "val_loss": metrics.loss, "val_bpc": metrics.bpc,
-               "val_accuracy": metrics.accuracy, "lr": progress.lr,
-               "best": improved, "chars_per_s": round(self.chars / max(self.seconds, 1e-9)),
+               "val_accuracy": metrics.accuracy,
+               "lr": progress.lr * schedule(self.config, progress.step, windows_per_epoch),
+               "best": improved, "chars_per_s": round(self.chars_per_s()),
                "elapsed": round(progress.elapsed, 2)}
         self.chars, self.seconds = 0, 0.0
+        self.tick = time.time() if self.tick else 0.0
         self.run_dir.append_metrics(row)
         self.reporter.epoch_ended(row)
+        plot_runs([(self.run_dir.path.name, self.run_dir.metrics())],
+                  self.run_dir.file(CURVES), f"charrnn: {self.run_dir.path.name}")
+
+    def sample(self) -> None:
+        """A short sample from the current weights at each temperature, kept in
+        samples.jsonl; its seed is a line of the corpus chosen by (seed, step). NumPy draws
+        only: MXNet's random stream, and so the run, is unchanged."""
+        if not self.workers.chief:
+            return
+        vocab, step = self.corpus.vocab, self.progress.step
+        rng = np.random.default_rng([self.config.seed, step])
+        seed_ids = corpus_line(self.corpus.part("train"), vocab.id_of("\n"), rng, 60)
+        for temperature in self.config.temperatures():
+            text = "".join(chars[0] for chars in generate(
+                self.model, vocab, seed_ids, SAMPLE_LENGTH, temperature=temperature,
+                seed=int(rng.integers(2 ** 31)), ctx=self.contexts[0]))
+            row = {"step": step, "epoch": self.progress.epoch, "temperature": temperature,
+                   "seed": vocab.decode(seed_ids), "text": text}
+            self.run_dir.append_row(SAMPLES, row)
+            self.reporter.sampled(row)
 
     # -- checkpoints ---------------------------------------------------------------------
 
@@ -339,16 +403,12 @@ class TrainingLoop:
         return scatter_hidden(self.workers.own_columns(carried), self.contexts)
 
 
-def _create_random_streams(contexts: list[mx.Context]) -> None:
-    """Make every device's generators exist before the first reseed. MXNet creates a device's
-    generator when an operator first needs it and seeds it otherwise than `mx.random.seed`
-    reseeds it: a second device's dropout then differed between a run resumed at step 37 and
-    one that never stopped (0.41 max weight difference), unless its generator already
-    existed."""
+def _build_graph(model: gluon.HybridBlock, contexts: list[mx.Context]) -> None:
+    """Build the model's cached graph now, in inference mode. Gluon reads every parameter once
+    more while it builds: with weight drop in training mode that draws extra masks, which
+    would shift the random stream of whichever step comes first in the process."""
     for ctx in contexts:
-        ones = mx.nd.ones((1,), ctx=ctx)
-        mx.nd.random.uniform(shape=(1,), ctx=ctx).wait_to_read()
-        mx.nd.Dropout(ones, p=0.5, mode="always").wait_to_read()
+        model(to_device(np.zeros((1, 1)), ctx), model.begin_state(1, ctx))
 
 
 def _check_optimizer_shapes(trainer: gluon.Trainer, arrays: dict[str, mx.nd.NDArray],

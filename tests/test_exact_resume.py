@@ -21,7 +21,8 @@ from .conftest import TINY_MODEL, invoke, last_weights
 
 DETERMINISTIC = ("epoch", "step", "train_loss", "val_loss", "val_bpc", "val_accuracy", "lr",
                  "best")
-REGULARISED = (*TINY_MODEL, "--layers", "2", "--dropout", "0.3")
+REGULARISED = (*TINY_MODEL, "--layers", "2", "--dropout", "0.3", "--weight-drop", "0.2",
+               "--embed-drop", "0.1")
 
 
 def rows(run: Path) -> list:
@@ -47,8 +48,9 @@ def assert_same_run(resumed: Path, straight: Path, rel: float = 0.0) -> None:
         assert a == pytest.approx(b, rel=rel)
 
 
-@pytest.mark.parametrize("extra", [(), ("--random-seq-len",), ("--ctx", "cpu:0,1")],
-                         ids=["dropout", "random-seq-len", "two-devices"])
+@pytest.mark.parametrize("extra", [(), ("--random-seq-len", "--lr-schedule", "cosine",
+                                       "--warmup", "20"), ("--ctx", "cpu:0,1")],
+                         ids=["regularised", "random-seq-len-cosine", "two-devices"])
 def test_a_stop_inside_an_epoch_resumes_exactly(nietzsche_excerpt, tmp_path, extra):
     straight, split = tmp_path / "straight", tmp_path / "split"
     settings = (*REGULARISED, "--epochs", "2", *extra)

@@ -6,6 +6,8 @@ import pytest
 from charrnn.generation import beam_search, choose, sample
 from charrnn.runs import load_trained
 
+from .conftest import PANGRAM, TINY_MODEL, invoke
+
 
 def text_of(steps) -> str:
     return "".join(chars[0] for chars in steps)
@@ -66,3 +68,49 @@ def test_choose_top_k_one_and_tiny_temperature_are_argmax():
     draws = np.stack([choose(logits, rng, top_k=3) for _ in range(50)])
     top3 = np.argsort(logits, axis=1)[:, -3:]
     assert all(np.isin(draws[:, i], top3[i]).all() for i in range(16))
+
+
+def test_top_p_of_one_is_plain_sampling_and_smaller_keeps_the_likely_characters(model):
+    net, vocab = model
+    seed = vocab.encode("the")
+    plain = text_of(sample(net, vocab, seed, 200, seed=3, temperature=2.0))
+    assert text_of(sample(net, vocab, seed, 200, seed=3, temperature=2.0, top_p=1.0)) == plain
+    logits = np.log(np.array([[0.5, 0.3, 0.15, 0.05]]))
+    rng = np.random.default_rng(0)
+    drawn = {int(choose(logits, rng, top_p=0.75)[0]) for _ in range(300)}
+    assert drawn == {0, 1}  # 0.5 + 0.3 reaches 0.75: the two most likely only
+    assert {int(choose(logits, rng, top_p=0.01)[0]) for _ in range(50)} == {0}
+
+
+@pytest.mark.parametrize("value", ["0", "1.5"])
+def test_top_p_outside_zero_to_one_is_refused(trained_run, value):
+    result = invoke("generate", trained_run, "--top-p", value, "--seed-text", "the")
+    assert result.exit_code == 2 and "Invalid value for '--top-p'" in result.output
+
+
+def test_the_seed_can_come_from_a_file_or_from_a_line_of_the_corpus(trained_run, tmp_path):
+    seed_file = tmp_path / "seed.txt"
+    seed_file.write_text("the lazy", encoding="utf-8")
+    result = invoke("generate", trained_run, "--seed-file", seed_file, "--length", "10")
+    assert result.exit_code == 0 and result.output.startswith("the lazy")
+    lines = [invoke("generate", trained_run, "--length", "5", "--seed", str(s), "--greedy")
+             .output for s in (1, 1, 2)]
+    assert lines[0] == lines[1]
+    assert lines[0][:-6] in PANGRAM * 10  # a stretch of the corpus (it has no line breaks)
+
+
+@pytest.mark.parametrize("option", [("--temperature", "0.5"), ("--seed", "3"), ("--top-p", "0.9")])
+def test_beam_search_refuses_options_it_would_ignore(trained_run, option):
+    result = invoke("generate", trained_run, "--seed-text", "the", "--beam-size", "3", *option)
+    assert result.exit_code == 2
+    assert f"so {option[0]} would be ignored" in result.output
+
+
+def test_a_corpus_without_the_default_seeds_characters_still_ends_with_a_sample(tmp_path):
+    corpus = tmp_path / "chinese.txt"
+    corpus.write_text("天下大势，分久必合，合久必分。\n" * 300, encoding="utf-8")
+    result = invoke("train", corpus, "--out", tmp_path / "run", "--epochs", "1",
+                    *TINY_MODEL[:-2], "--sample-length", "20")
+    assert result.exit_code == 0, result.output
+    sample_text = result.output.split("--- sample")[1].splitlines()[1]
+    assert sample_text and set(sample_text) <= set("天下大势，分久必合。\n")

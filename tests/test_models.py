@@ -6,8 +6,8 @@ import pytest
 from mxnet import autograd
 
 from charrnn.config import MODELS, ModelConfig
-from charrnn.models import build_model, hybridize
-from charrnn.stepper import make_stepper
+from charrnn.errors import CharrnnError
+from charrnn.models import CharModel, ForwardStepper, build_model, count_parameters, hybridize
 from charrnn.training import forward_backward
 
 VOCAB = 12
@@ -76,7 +76,7 @@ def test_numpy_step_matches_the_mxnet_forward_pass(model):
     text = ids(8, 3, seed=1)
     logits, _ = net(mx.nd.array(text), net.begin_state(3))
     expected = logits.asnumpy().reshape(8, 3, VOCAB)
-    stepper = make_stepper(net)
+    stepper = net.stepper()
     stepper.set_state([s.asnumpy() for s in net.begin_state(3)])
     for t in range(8):
         np.testing.assert_allclose(stepper.step(text[t]), expected[t], rtol=1e-4, atol=1e-5)
@@ -103,3 +103,72 @@ def test_the_fused_gpu_form_shares_the_stacked_forms_parameters_and_state(model,
         assert [s.shape for s in state_a] == [s.shape for s in state_b]
         assert all(np.allclose(p.asnumpy(), q.asnumpy(), atol=1e-5)
                    for p, q in zip(state_a, state_b))
+
+
+REGULARISERS = {"locked dropout": {"dropout": 0.5}, "weight drop": {"weight_drop": 0.5},
+                "embedding dropout": {"embed_drop": 0.5}}
+
+
+def regularised(model: str = "lstm", **settings):
+    mx.random.seed(0)
+    net = build_model(ModelConfig(**{"model": model, "vocab_size": VOCAB, "embed": 8,
+                                     "hidden": 16, "layers": 2, "dropout": 0.0, **settings}))
+    net.initialize(mx.init.Xavier())
+    return hybridize(net)
+
+
+@pytest.mark.parametrize("name", REGULARISERS)
+def test_each_regulariser_acts_in_training_only(name):
+    net = regularised(**REGULARISERS[name])
+    x, state = mx.nd.array(ids(6, 4)), net.begin_state(4)
+    with autograd.train_mode():
+        first, second = net(x, state)[0].asnumpy(), net(x, state)[0].asnumpy()
+    assert not np.allclose(first, second)
+    assert np.array_equal(net(x, state)[0].asnumpy(), net(x, state)[0].asnumpy())
+    assert np.allclose(net(x, state)[0].asnumpy(), regularised()(x, state)[0].asnumpy())
+
+
+def test_locked_dropout_keeps_one_mask_along_the_sequence():
+    net = regularised(dropout=0.5)
+    with autograd.train_mode():
+        dropped = net._locked_dropout(mx.nd, mx.nd.ones((50, 4, 16))).asnumpy()
+    assert np.array_equal(dropped, np.broadcast_to(dropped[:1], dropped.shape))
+    assert 0.2 < (dropped[0] == 0).mean() < 0.8  # a real mask, not all or nothing
+
+
+def test_embedding_dropout_drops_whole_characters():
+    net = regularised(embed_drop=0.5)
+    with autograd.train_mode():
+        rows = net.embedding.weight.data().asnumpy()
+    dropped = (rows == 0).all(axis=1)
+    assert dropped.any() and not dropped.all()
+    assert np.array_equal((rows == 0).any(axis=1), dropped)  # a row goes whole or not at all
+
+
+def test_tied_weights_share_the_embedding_and_need_equal_sizes():
+    net = regularised(embed=16, tie_weights=True)
+    assert net.decoder.weight.data() is net.embedding.weight.data()
+    assert count_parameters(net) == count_parameters(regularised(embed=16)) - VOCAB * 16
+    with pytest.raises(CharrnnError, match="tie_weights needs embed equal to hidden"):
+        ModelConfig(vocab_size=VOCAB, embed=8, hidden=16, tie_weights=True).check()
+
+
+@pytest.mark.parametrize("settings", [{"weight_drop": 0.5, "embed_drop": 0.3, "dropout": 0.3},
+                                      {"embed": 16, "tie_weights": True}],
+                         ids=["regularised", "tied"])
+@pytest.mark.parametrize("model", ["lstm", "gru"])
+def test_the_step_form_of_a_regularised_model_matches_its_forward(model, settings):
+    net = regularised(model, **settings)
+    text = ids(8, 3, seed=2)
+    expected = net(mx.nd.array(text), net.begin_state(3))[0].asnumpy().reshape(8, 3, VOCAB)
+    for stepper in (net.stepper(), ForwardStepper(net)):
+        stepper.set_state([s.asnumpy() for s in net.begin_state(3)])
+        for t in range(8):
+            np.testing.assert_allclose(stepper.step(text[t]), expected[t], rtol=1e-4,
+                                       atol=1e-5)
+
+
+def test_a_model_without_a_step_form_generates_through_its_forward():
+    net = regularised()
+    assert isinstance(CharModel.stepper(net), ForwardStepper)
+    assert not isinstance(net.stepper(), ForwardStepper)

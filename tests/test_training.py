@@ -12,7 +12,7 @@ from charrnn.evaluation import evaluate
 from charrnn.progress import Progress
 from charrnn.rundir import RunDir
 from charrnn.runs import initialized_model
-from charrnn.training import TrainingLoop, clip_gradients, forward_backward, make_trainer
+from charrnn.training import TrainingLoop, clip_gradients, forward_backward, make_trainer, schedule
 
 # Validation loss in nats/char after 300 steps must fall below this (seen here: lstm 0.032,
 # gru 0.021, rnn_relu 0.077, rnn_tanh 0.054, unrolled 0.077, all from about 3.3 = ln(28)).
@@ -122,3 +122,13 @@ def test_random_seq_len_varies_windows_and_scales_the_step(tiny_corpus, tmp_path
     assert len(set(lengths)) > 3
     assert rates == pytest.approx([0.01 * n / 20 for n in lengths])
     assert loop.epoch_windows(1) != lengths  # a new draw every epoch
+
+
+def test_the_cosine_schedule_warms_up_then_falls_to_zero():
+    config = TrainConfig(lr_schedule="cosine", warmup=10, epochs=2)
+    factors = [schedule(config, step, 55) for step in range(110)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert factors[10] == pytest.approx(1.0)
+    assert factors[60] == pytest.approx(0.5)  # halfway through the 100 steps after warm-up
+    assert factors[-1] < 0.001 and all(a >= b for a, b in zip(factors[10:], factors[11:]))
+    assert schedule(TrainConfig(), 5, 55) == 1.0

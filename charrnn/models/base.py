@@ -1,0 +1,83 @@
+"""What every model is: a Gluon HybridBlock with the one model protocol, and a step form.
+
+The protocol maps `(inputs (T, B), state)` to `(logits (T*B, vocab), state)`, so training,
+evaluation and generation are written once for all models. Generation then needs one
+character at a time, and a call into MXNet costs far more than one character's arithmetic:
+each model provides `stepper()`, a NumPy form of one step on its own weights; a model without
+one gets `ForwardStepper`, one MXNet forward pass per character.
+"""
+from __future__ import annotations
+
+from typing import List
+
+import mxnet as mx
+import numpy as np
+from mxnet import gluon
+
+# The state a model carries from one window to the next (see the protocol above).
+State = List[mx.nd.NDArray]
+
+
+class Stepper:
+    """One character at a time: `set_state` from the model's state, then `step(ids)`."""
+
+    def set_state(self, state: list[np.ndarray]) -> None:
+        raise NotImplementedError
+
+    def step(self, ids: np.ndarray) -> np.ndarray:
+        """Logits (batch, vocab) after feeding one id per sample."""
+        raise NotImplementedError
+
+
+class CharModel(gluon.HybridBlock):
+    """The protocol: begin_state, state_info, forward(inputs, state) and stepper()."""
+
+    def begin_state(self, batch_size: int, ctx: mx.Context = None) -> State:
+        ctx = ctx or mx.current_context()
+        return [mx.nd.zeros(tuple(batch_size if d == 0 and i == info["__layout__"].find("N")
+                                  else d for i, d in enumerate(info["shape"])), ctx=ctx)
+                for info in self.state_info()]
+
+    def state_info(self) -> list[dict]:
+        raise NotImplementedError
+
+    def stepper(self) -> Stepper:
+        return ForwardStepper(self)
+
+
+class ForwardStepper(Stepper):
+    """The fallback: the model's own forward pass on one character per sample."""
+
+    def __init__(self, model: CharModel):
+        self.model = model
+        self.ctx = next(iter(model.collect_params().values())).list_ctx()[0]
+        self.state: State = []
+
+    def set_state(self, state: list[np.ndarray]) -> None:
+        self.state = [mx.nd.array(s, dtype=s.dtype, ctx=self.ctx) for s in state]
+
+    def step(self, ids: np.ndarray) -> np.ndarray:
+        inputs = mx.nd.array(np.asarray(ids)[None, :], dtype="float32", ctx=self.ctx)
+        logits, self.state = self.model(inputs, self.state)
+        return logits.asnumpy()
+
+
+def weights(parameter: gluon.Parameter) -> np.ndarray:
+    """A parameter as float32 NumPy, as inference sees it (weight drop is off there)."""
+    return parameter.data().asnumpy().astype(np.float32)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * np.tanh(0.5 * x) + 0.5
+
+
+def hybridize(model: gluon.HybridBlock) -> gluon.HybridBlock:
+    """Static allocation and shapes: measured 1.45-1.6x faster training steps on CPU."""
+    model.hybridize(static_alloc=True, static_shape=True)
+    return model
+
+
+def count_parameters(model: gluon.Block) -> int:
+    """From the declared shapes, so the model need not be initialised; tied weights once."""
+    unique = {id(p): p for p in model.collect_params().values()}
+    return sum(int(np.prod(p.shape)) for p in unique.values())
