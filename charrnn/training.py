@@ -189,6 +189,7 @@ class TrainingLoop:
         self.chars = 0               # characters trained since the last record, the seconds it
         self.seconds = 0.0           # took, and when the current stretch of steps began
         self.tick = 0.0
+        self.evaluated_at = -1       # the step of the last evaluation
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -207,7 +208,8 @@ class TrainingLoop:
             hidden = self.train_windows(lengths, hidden)
             if progress.stop_reason != INTERRUPTED:
                 whole_epoch = progress.end_epoch(len(lengths))
-                self.evaluate_and_decide(whole_epoch, len(lengths))
+                if whole_epoch or self.evaluated_at != progress.step:
+                    self.evaluate_and_decide(whole_epoch, len(lengths))
             self.checkpoint(hidden)
         return progress
 
@@ -303,6 +305,7 @@ class TrainingLoop:
         verdict. Scheduled: an epoch's end or --eval-every; not: a stop."""
         progress, config = self.progress, self.config
         finished, lr = "", progress.lr
+        self.evaluated_at = progress.step
         if self.workers.chief:
             metrics = evaluate(self.model, self.corpus.part("val"), self.contexts[0],
                                config.eval_batch_size, config.seq_len, config.eval_batches)

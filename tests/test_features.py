@@ -108,3 +108,10 @@ def test_every_run_draws_its_curves_and_plot_draws_several(tiny_corpus, tmp_path
     assert result.exit_code == 0 and picture.read_bytes().startswith(PNG)
     missing = invoke("plot", tmp_path / "nowhere")
     assert missing.exit_code == 1 and "does not exist" in missing.output
+
+
+def test_a_stop_on_an_evaluation_step_is_not_scored_twice(tiny_corpus, tmp_path):
+    run = tmp_path / "run"
+    assert invoke("train", tiny_corpus, "--out", run, "--max-steps", "100", "--eval-every",
+                  "50", *TINY_MODEL).exit_code == 0
+    assert [r["step"] for r in rows(run)] == [50, 100]
