@@ -127,6 +127,8 @@ def train(ctx: click.Context, corpus: Path | None, out: Path | None,
                    f"{f' x {workers.count} workers' if workers.count > 1 else ''}; "
                    f"{len(data.part('train')):,} training characters, vocabulary of "
                    f"{len(data.vocab)}")
+        if not plots.available():
+            click.echo(plots.MISSING)
     reporter = console.ConsoleReporter(config.epochs) if workers.chief else Reporter()
     stop = StopRequest()
     try:

@@ -11,6 +11,14 @@ Curve = Tuple[str, Sequence[dict]]  # a label and its metrics.jsonl rows
 MISSING = "(no curves.png: matplotlib is not installed; pip install 'charrnn[plot]')"
 
 
+def available() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def plot_runs(curves: Sequence[Curve], path: Path, title: str) -> Path | None:
     """One PNG of one or several runs; None without matplotlib."""
     try:

@@ -29,6 +29,8 @@ class Progress:
     loss_sum: float = 0.0    # sum of the window losses of the current epoch so far
     loss_windows: int = 0
     stop_reason: str = ""    # why training ended; empty while it can go on
+    rows: int = 0            # rows of metrics.jsonl and samples.jsonl written so far: on
+    samples: int = 0         # resume, those written after the checkpoint are dropped
 
     @classmethod
     def from_dict(cls, data: Any, source: str) -> Progress:

@@ -228,13 +228,12 @@ class RunDir:
     def append_metrics(self, row: dict[str, Any]) -> None:
         self.append_row(METRICS, row)
 
-    def forget_rows_after(self, step: int) -> None:
-        """Rows written after the checkpoint a run resumes from: it will write them again."""
-        for name in (METRICS, SAMPLES):
+    def keep_rows(self, counts: dict[str, int]) -> None:
+        """Drop rows written after the checkpoint a run resumes from: it writes them again."""
+        for name, count in counts.items():
             rows = self.rows(name)
-            kept = [r for r in rows if r.get("step", 0) <= step]
-            if len(kept) < len(rows):
-                self.write_rows(name, kept)
+            if len(rows) > count:
+                self.write_rows(name, rows[:count])
 
     def record_evaluation(self, split: str, corpus: Corpus, metrics: Metrics) -> None:
         """Keep the scores of model.params on a split (evaluation.json), beside earlier ones."""

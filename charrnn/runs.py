@@ -23,7 +23,7 @@ from charrnn.errors import CharrnnError
 from charrnn.finetune import Source
 from charrnn.models import build_model, count_parameters, fused_for, hybridize
 from charrnn.progress import Progress
-from charrnn.rundir import BEST, STATE, RunDir
+from charrnn.rundir import BEST, METRICS, SAMPLES, STATE, RunDir
 
 # Settings a resumed run may change: when to stop, how often to report, and the step size
 # (to recover from divergence or fine-tune). Anything else would change what the run computes.
@@ -157,7 +157,7 @@ def resume_run(path: PathLike, corpus_path: PathLike | None, given_model: dict[s
             "--patience or a new --lr after an early stop.")
     if write:
         run.save_config(model_config, train_config, corpus_info, versions())
-        run.forget_rows_after(progress.step)
+        run.keep_rows({METRICS: progress.rows, SAMPLES: progress.samples})
         remove_stale_temporaries(run.path)
     return run, corpus, model, progress, train_config
 

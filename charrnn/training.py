@@ -343,6 +343,7 @@ class TrainingLoop:
         self.chars, self.seconds = 0, 0.0
         self.tick = time.time() if self.tick else 0.0
         self.run_dir.append_metrics(row)
+        progress.rows += 1
         self.reporter.epoch_ended(row)
         plot_runs([(self.run_dir.path.name, self.run_dir.metrics())],
                   self.run_dir.file(CURVES), f"charrnn: {self.run_dir.path.name}")
@@ -363,6 +364,7 @@ class TrainingLoop:
             row = {"step": step, "epoch": self.progress.epoch, "temperature": temperature,
                    "seed": vocab.decode(seed_ids), "text": text}
             self.run_dir.append_row(SAMPLES, row)
+            self.progress.samples += 1
             self.reporter.sampled(row)
 
     # -- checkpoints ---------------------------------------------------------------------

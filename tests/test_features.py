@@ -3,6 +3,9 @@ steps, samples and curves while training, and `charrnn plot`."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import mxnet as mx
@@ -115,3 +118,15 @@ def test_a_stop_on_an_evaluation_step_is_not_scored_twice(tiny_corpus, tmp_path)
     assert invoke("train", tiny_corpus, "--out", run, "--max-steps", "100", "--eval-every",
                   "50", *TINY_MODEL).exit_code == 0
     assert [r["step"] for r in rows(run)] == [50, 100]
+
+
+def test_without_matplotlib_training_notes_it_in_one_line_and_carries_on(tiny_corpus, tmp_path):
+    hide = ("import sys; sys.modules['matplotlib'] = None; from charrnn.__main__ import main; "
+            "main()")
+    command = [sys.executable, "-c", hide, "train", str(tiny_corpus), "--out",
+               str(tmp_path / "run"), "--max-steps", "20", *TINY_MODEL]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("no curves.png: matplotlib is not installed") == 1
+    assert not (tmp_path / "run" / "curves.png").exists()
