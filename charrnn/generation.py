@@ -67,9 +67,11 @@ def sample(model: gluon.HybridBlock, vocab: CharVocab, seed_ids: np.ndarray, len
     stepper = model.stepper()
     stepper.set_state([s.asnumpy() for s in state])
     logits = logits.asnumpy()
-    # As many BLAS threads as there are idle cores: on an idle machine two threads help a
-    # 2 x 512 LSTM (5,400 against 3,600 chars/s here); against a busy core they cost 7x.
-    with threads.blas_threads(threads.free_cores()):
+    # BLAS threads: one for small models (two gain nothing at 256 units); for wider ones as
+    # many as there are idle cores: on an idle machine two threads help a 2 x 512 LSTM (5,400
+    # against 3,600 chars/s here), against a busy core they cost 7x.
+    wide = max(p.shape[0] for p in model.collect_params().values()) >= 1536
+    with threads.blas_threads(threads.free_cores() if wide else 1):
         for i in range(length):
             ids = choose(logits, rng, temperature, top_k, greedy, top_p)
             yield [vocab.chars[k] for k in ids]
