@@ -76,9 +76,18 @@ def fake_nvidia_smi(folder: Path, gpus: list[tuple[str, str]]) -> None:
     script.chmod(0o755)
 
 
+MAKE_VARIABLES = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MXNET")
+
+
+def make_env(**extra: str) -> dict[str, str]:
+    """A user's shell: `make test MXNET=cpu` (as CI runs it) must not reach the inner make."""
+    env = {k: v for k, v in os.environ.items() if k not in MAKE_VARIABLES}
+    return {**env, **extra}
+
+
 def make_dry_run(tmp_path: Path, path: str, *variables: str) -> str:
     result = subprocess.run(["make", "-n", "install", f"VENV={tmp_path}/venv", *variables],
-                            cwd=REPO, env={**os.environ, "PATH": path}, capture_output=True,
+                            cwd=REPO, env=make_env(PATH=path), capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -132,8 +141,8 @@ def test_without_python_311_make_tries_uv_and_says_what_to_install(tmp_path):
     assert "uv venv --quiet --seed --python 3.11" in plan
     # The real thing, with uv's Python downloads pointed at a port where nothing listens.
     result = subprocess.run(["make", "install", f"VENV={tmp_path}/venv"], cwd=REPO,
-                            env={**os.environ, "PATH": path,
-                                 "UV_PYTHON_INSTALL_MIRROR": "http://127.0.0.1:9/"},
+                            env=make_env(PATH=path,
+                                         UV_PYTHON_INSTALL_MIRROR="http://127.0.0.1:9/"),
                             capture_output=True, text=True, timeout=600)
     assert result.returncode != 0
     message = [line for line in result.stdout.splitlines() if "uv could not download" in line]
