@@ -25,8 +25,11 @@ RUN ?= params/nietzsche-lstm
 PRETRAINED := params/nietzsche-pretrained
 SEED_TEXT ?= The meaning of life is
 ARGS ?=
+PORT ?= 8000
+# The model `make generate` and `make serve` use: yours once `make train` made it.
+MODEL = $$([ -f $(RUN)/model.params ] && echo $(RUN) || echo $(PRETRAINED))
 
-.PHONY: install train generate compare bench bench-peer test lint check-cuda clean
+.PHONY: install train generate serve compare bench bench-peer bench-serve test lint check-cuda clean
 
 install: $(STAMP)
 
@@ -34,7 +37,7 @@ $(STAMP): setup.cfg pyproject.toml
 	@echo "charrnn: installing MXNet's $(if $(filter cpu,$(MXNET)),CPU,CUDA) build (charrnn[$(MXNET)]): $(MXNET_WHY)"
 	@test -x $(PY) || $(MAKE) --no-print-directory venv
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
-	$(PY) -m pip install --quiet -e ".[$(MXNET),plot,dev]"
+	$(PY) -m pip install --quiet -e ".[$(MXNET),plot,serve,dev]"
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -57,8 +60,10 @@ train: $(STAMP)
 	$(CHARRNN) train data/nietzsche.txt --out $(RUN) $(ARGS)
 
 generate: $(STAMP)
-	@run=$(RUN); [ -f $$run/model.params ] || run=$(PRETRAINED); \
-	$(CHARRNN) generate $$run --seed-text "$(SEED_TEXT)" --length 500 $(ARGS)
+	$(CHARRNN) generate $(MODEL) --seed-text "$(SEED_TEXT)" --length 500 $(ARGS)
+
+serve: $(STAMP)
+	$(CHARRNN) serve $(MODEL) --port $(PORT) $(ARGS)
 
 compare: $(STAMP)
 	$(CHARRNN) compare data/nietzsche.txt --models unrolled,rnn_relu,rnn_tanh,gru,lstm $(ARGS)
@@ -69,6 +74,10 @@ bench: $(STAMP)
 bench-peer: $(STAMP)
 	$(PY) -m pip install --quiet torch==2.13.0 || $(PY) -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu
 	$(PY) -m benchmarks --peer $(if $(QUICK),--quick) $(ARGS)
+
+# 8 clients asking for 200 characters for 20 s against `charrnn serve` on a free port.
+bench-serve: $(STAMP)
+	$(PY) -m benchmarks.serve_load $(MODEL) $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(ARGS)

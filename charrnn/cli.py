@@ -305,6 +305,24 @@ def info(run_dir: Path) -> None:
         click.echo(f"{name:<11} {value}")
 
 
+# -- serve ----------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every network interface).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--workers", type=POSITIVE, default=1, show_default=True,
+              help="Server processes, each with the model and its own batch.")
+@click.option("--max-length", type=click.IntRange(1, 100_000), default=2000, show_default=True,
+              help="Most characters one request may ask for.")
+def serve(run_dir: Path, host: str, port: int, workers: int, max_length: int) -> None:
+    """Serve the model in RUN_DIR: a JSON API and a page with a predictive keyboard, streamed
+    generation and a human-or-machine game (needs the serve extra)."""
+    from charrnn.serving.server import serve as serve_run
+    serve_run(run_dir, host, port, workers, max_length)
+
+
 # -- compare --------------------------------------------------------------------------------
 
 def _model_list(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:

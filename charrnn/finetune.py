@@ -1,6 +1,7 @@
 """Starting a run from another run's weights (`charrnn train CORPUS --init-from RUN`).
 
-The architecture is the source's. The vocabulary is the source's with the new corpus's new
+The architecture is the source's; its regularisers (dropout, weight drop, embedding drop) may
+be set anew, as they shape the training and not the weights. The vocabulary is the source's with the new corpus's new
 characters appended, so every old character keeps its id and its rows of the embedding and
 the decoder; the new rows start as a fresh model's would.
 """
@@ -18,6 +19,8 @@ from charrnn.corpus import CharVocab, Corpus, PathLike, decode_text, load_corpus
 from charrnn.errors import CharrnnError
 from charrnn.models import CharModel
 
+REGULARISERS = ("dropout", "weight_drop", "embed_drop")
+
 
 @dataclasses.dataclass
 class Source:
@@ -28,13 +31,17 @@ class Source:
     vocab: CharVocab
     model: CharModel
 
-    def refuse_other_architecture(self, given: dict[str, Any]) -> None:
+    def model_config(self, given: dict[str, Any]) -> ModelConfig:
+        """The source's architecture with the regularisers the user gave."""
         saved = to_dict(self.config)
         changed = [f"{name.replace('_', '-')} {saved[name]} -> {value}"
-                   for name, value in given.items() if saved.get(name) != value]
+                   for name, value in given.items()
+                   if name not in REGULARISERS and saved.get(name) != value]
         if changed:
             raise CharrnnError(f"--init-from {self.path} has another architecture "
                                f"({'; '.join(changed)}): drop those options to start from it.")
+        return dataclasses.replace(self.config, **{name: value for name, value in given.items()
+                                                   if name in REGULARISERS})
 
     def corpus(self, path: PathLike, encoding: str) -> Corpus:
         """The new corpus, encoded with the source's vocabulary extended by its characters."""

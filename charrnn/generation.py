@@ -7,7 +7,7 @@ Beam search uses gluonnlp's BeamSearchSampler on the MXNet model.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Sequence, Union
 
 import gluonnlp
 import mxnet as mx
@@ -17,6 +17,9 @@ from mxnet import gluon
 from charrnn import threads
 from charrnn.batching import to_device
 from charrnn.corpus import CharVocab
+
+# A sampling setting: one value for every row, or an array of one per row.
+Setting = Union[float, int, bool, np.ndarray]
 
 
 def prime(model: gluon.HybridBlock, seed_ids: np.ndarray, num_samples: int,
@@ -28,32 +31,57 @@ def prime(model: gluon.HybridBlock, seed_ids: np.ndarray, num_samples: int,
     return logits[-num_samples:], state
 
 
-def choose(logits: np.ndarray, rng: np.random.Generator, temperature: float = 1.0,
-           top_k: int = 0, greedy: bool = False, top_p: float = 1.0) -> np.ndarray:
+def choose(logits: np.ndarray, rng: np.random.Generator | Sequence[np.random.Generator],
+           temperature: Setting = 1.0, top_k: Setting = 0, greedy: Setting = False,
+           top_p: Setting = 1.0) -> np.ndarray:
     """Next ids, one per row of logits: argmax, or a draw from softmax(logits / temperature)
     restricted to the `top_k` most likely characters (0: all) and to the smallest set of
-    most likely characters whose probabilities reach `top_p` (nucleus sampling; 1: all)."""
-    if greedy:
+    most likely characters whose probabilities reach `top_p` (nucleus sampling; 1: all).
+
+    Each setting is one value for all rows or one per row, and `rng` one generator or one per
+    row: the server steps requests with different settings and seeds as one batch.
+    """
+    rows = len(logits)
+    greedy = np.broadcast_to(greedy, (rows,))
+    if greedy.all():
         return logits.argmax(axis=1)
-    scaled = logits.astype(np.float64) / temperature
-    if 0 < top_k < scaled.shape[1]:
-        cutoff = np.partition(scaled, -top_k, axis=1)[:, -top_k][:, None]
-        scaled = np.where(scaled >= cutoff, scaled, -np.inf)
+    scaled = logits.astype(np.float64) / np.reshape(temperature, (-1, 1))
+    scaled = _top_k(scaled, np.broadcast_to(top_k, (rows,)))
     weights = np.exp(scaled - scaled.max(axis=1, keepdims=True))
-    if top_p < 1.0:
-        weights = _nucleus(weights, top_p)
+    weights = _nucleus(weights, np.broadcast_to(top_p, (rows,)))
     cumulative = np.cumsum(weights, axis=1)
-    draws = rng.random(len(logits)) * cumulative[:, -1]
-    return np.minimum((cumulative < draws[:, None]).sum(axis=1), logits.shape[1] - 1)
+    if isinstance(rng, np.random.Generator):
+        uniforms = rng.random(rows)
+    else:
+        uniforms = np.array([generator.random() for generator in rng])
+    draws = uniforms * cumulative[:, -1]
+    sampled = np.minimum((cumulative < draws[:, None]).sum(axis=1), logits.shape[1] - 1)
+    return np.where(greedy, logits.argmax(axis=1), sampled)
 
 
-def _nucleus(weights: np.ndarray, top_p: float) -> np.ndarray:
+def _top_k(scaled: np.ndarray, top_k: np.ndarray) -> np.ndarray:
+    """-inf for all but each row's top_k largest (rows with 0, or at least the vocabulary,
+    keep everything)."""
+    size = scaled.shape[1]
+    limited = (top_k > 0) & (top_k < size)
+    if not limited.any():
+        return scaled
+    keep = np.where(limited, top_k, size)
+    cutoff = np.sort(scaled, axis=1)[np.arange(len(scaled)), size - keep][:, None]
+    return np.where(scaled >= cutoff, scaled, -np.inf)
+
+
+def _nucleus(weights: np.ndarray, top_p: np.ndarray) -> np.ndarray:
     """Zero all but the most likely characters whose probabilities first reach top_p."""
+    limited = top_p < 1.0
+    if not limited.any():
+        return weights
     order = np.argsort(-weights, axis=1)
     ranked = np.take_along_axis(weights, order, axis=1)
     ranked /= ranked.sum(axis=1, keepdims=True)
     keep = np.zeros_like(weights, dtype=bool)
-    np.put_along_axis(keep, order, np.cumsum(ranked, axis=1) - ranked < top_p, axis=1)
+    within = (np.cumsum(ranked, axis=1) - ranked < top_p[:, None]) | ~limited[:, None]
+    np.put_along_axis(keep, order, within, axis=1)
     return np.where(keep, weights, 0.0)
 
 

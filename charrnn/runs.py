@@ -105,8 +105,7 @@ def start_run(corpus_path: PathLike, model_config: ModelConfig, train_config: Tr
     if init_from is not None:
         model, vocab, source_run = load_trained(init_from)
         source = Source(Path(init_from), source_run.config()[0], vocab, model)
-        source.refuse_other_architecture(given_model or {})
-        model_config = source.config
+        model_config = source.model_config(given_model or {})
         corpus = source.corpus(corpus_path, encoding)
     else:
         corpus = load_corpus(corpus_path, encoding)

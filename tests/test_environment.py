@@ -101,11 +101,11 @@ def test_make_install_picks_the_build_the_gpus_can_run(tmp_path, name):
     if gpus:
         fake_nvidia_smi(bin_dir, gpus)
     plan = make_dry_run(tmp_path, f"{bin_dir}:{os.environ['PATH']}")
-    assert f'pip install --quiet -e ".[{extra},plot,dev]"' in plan
+    assert f'pip install --quiet -e ".[{extra},plot,serve,dev]"' in plan
     why = next(line for line in plan.splitlines() if "installing MXNet's" in line)
     assert ("CUDA build" if extra == "cu112" else "CPU build") in why
     override = make_dry_run(tmp_path, f"{bin_dir}:{os.environ['PATH']}", "MXNET=cpu")
-    assert '".[cpu,plot,dev]"' in override and "MXNET=cpu given" in override
+    assert '".[cpu,plot,serve,dev]"' in override and "MXNET=cpu given" in override
 
 
 # -- a Python that MXNet runs on -------------------------------------------------------------

@@ -47,8 +47,10 @@ def test_a_fine_tuned_run_trains_generates_and_refuses_another_architecture(trai
     corpus = german(tmp_path)
     result = invoke("train", corpus, "--out", tmp_path / "ft", "--init-from", trained_run,
                     "--epochs", "1", "--batch-size", "4", "--seq-len", "20", "--sample-length",
-                    "0")
+                    "0", "--dropout", "0.4", "--weight-drop", "0.1")
     assert result.exit_code == 0, result.output
+    model = json.loads((tmp_path / "ft" / "config.json").read_text())["model"]
+    assert (model["dropout"], model["weight_drop"], model["hidden"]) == (0.4, 0.1, 32)
     generated = invoke("generate", tmp_path / "ft", "--seed-text", "übermensch", "--length", "5")
     assert generated.exit_code == 0 and generated.output.startswith("übermensch")
     refused = invoke("train", corpus, "--out", tmp_path / "other", "--init-from", trained_run,

@@ -74,12 +74,15 @@ def test_numpy_step_matches_the_mxnet_forward_pass(model):
     """The NumPy equations, on the model's own weights, reproduce MXNet step by step."""
     net = make(model)
     text = ids(8, 3, seed=1)
-    logits, _ = net(mx.nd.array(text), net.begin_state(3))
+    logits, state = net(mx.nd.array(text), net.begin_state(3))
     expected = logits.asnumpy().reshape(8, 3, VOCAB)
-    stepper = net.stepper()
-    stepper.set_state([s.asnumpy() for s in net.begin_state(3)])
-    for t in range(8):
-        np.testing.assert_allclose(stepper.step(text[t]), expected[t], rtol=1e-4, atol=1e-5)
+    for stepper in (net.stepper(), ForwardStepper(net)):
+        stepper.set_state([s.asnumpy() for s in net.begin_state(3)])
+        for t in range(8):
+            np.testing.assert_allclose(stepper.step(text[t]), expected[t], rtol=1e-4,
+                                       atol=1e-5)
+        for carried, final in zip(stepper.get_state(), state):  # the server reads it back
+            np.testing.assert_allclose(carried, final.asnumpy(), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("model", ["lstm", "gru", "rnn_relu"])

@@ -10,7 +10,7 @@ import numpy as np
 from gluonnlp.model import apply_weight_drop
 from mxnet.gluon import nn, rnn
 
-from charrnn.models.base import CharModel, Stepper, sigmoid, weights
+from charrnn.models.base import CharModel, Stepper, matmul, sigmoid, weights
 
 _CELLS = {
     "lstm": lambda hidden, layers, inputs, dropout=0.0: rnn.LSTM(
@@ -163,33 +163,36 @@ class RecurrentStepper(Stepper):
         """From the MXNet state: per layer (1, batch, hidden) arrays, h (and c for LSTM)."""
         self.state = [s.reshape(s.shape[1:]).astype(np.float32) for s in state]
 
+    def get_state(self) -> list[np.ndarray]:
+        return [s[None] for s in self.state]
+
     def step(self, ids: np.ndarray) -> np.ndarray:
         per_layer = 2 if self.mode == "lstm" else 1
         x = None
         for i, (table, w_ih, b_ih, w_hh, b_hh) in enumerate(self.layers):
-            projected = table[ids] if i == 0 else x @ w_ih + b_ih
+            projected = table[ids] if i == 0 else matmul(x, w_ih) + b_ih
             h = self.state[i * per_layer]
             if self.mode == "lstm":
                 c = self.state[i * per_layer + 1]
-                gates = projected + h @ w_hh
+                gates = projected + matmul(h, w_hh)
                 n = h.shape[1]
                 sig = sigmoid(gates)
                 c = sig[:, n:2 * n] * c + sig[:, :n] * np.tanh(gates[:, 2 * n:3 * n])
                 h = sig[:, 3 * n:] * np.tanh(c)
                 self.state[i * 2 + 1] = c
             elif self.mode == "gru":
-                recurrent = h @ w_hh + b_hh
+                recurrent = matmul(h, w_hh) + b_hh
                 n = h.shape[1]
                 rz = sigmoid(projected[:, :2 * n] + recurrent[:, :2 * n])
                 candidate = np.tanh(projected[:, 2 * n:] + rz[:, :n] * recurrent[:, 2 * n:])
                 z = rz[:, n:]
                 h = (1 - z) * candidate + z * h
             else:
-                h = projected + h @ w_hh
+                h = projected + matmul(h, w_hh)
                 h = np.maximum(h, 0) if self.mode == "rnn_relu" else np.tanh(h)
             self.state[i * per_layer] = h
             x = h
-        return x @ self.w_out + self.b_out
+        return matmul(x, self.w_out) + self.b_out
 
 
 def fused_for(contexts: list[mx.Context]) -> bool:

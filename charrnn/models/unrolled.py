@@ -67,6 +67,9 @@ class UnrolledStepper(Stepper):
         """From the MXNet state: a (2, batch) array of the previous two ids."""
         self.previous = state[0].T.astype(np.int64)
 
+    def get_state(self) -> list[np.ndarray]:
+        return [self.previous.T.astype(np.float32)]
+
     def step(self, ids: np.ndarray) -> np.ndarray:
         first, second = self.previous[:, 0], self.previous[:, 1]
         hidden = np.maximum(self.inputs[first] @ self.w_hh + self.b_hh, 0)

@@ -1,0 +1,288 @@
+"""`charrnn serve`: the real server in a subprocess on a free port of 127.0.0.1, asked over HTTP."""
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from charrnn import runs
+from charrnn.serving.batcher import Batcher, Job, Sampling
+
+from .conftest import REPO, TINY_MODEL, invoke
+
+PRETRAINED = REPO / "params" / "nietzsche-pretrained"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """`charrnn serve RUN` in a subprocess, and requests to it."""
+
+    def __init__(self, run: Path, *options: str):
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "charrnn", "serve", str(run), "--port", str(self.port),
+             *options], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.process.stdout.read()
+            try:
+                if self.request("GET", "/healthz")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError("the server did not come up")
+
+    def request(self, method: str, path: str, body: object = None,
+                raw: bytes | None = None, headers: dict | None = None) -> tuple[int, dict]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        data = raw if raw is not None else (None if body is None else json.dumps(body))
+        connection.request(method, path, data, headers or {})
+        response = connection.getresponse()
+        payload = response.read()
+        kind = response.getheader("Content-Type", "")
+        return response.status, json.loads(payload) if "json" in kind else payload.decode()
+
+    def post(self, path: str, body: object) -> tuple[int, dict]:
+        return self.request("POST", path, body)
+
+    def stop(self) -> str:
+        self.process.terminate()
+        return self.process.communicate(timeout=30)[0]
+
+
+@pytest.fixture(scope="module")
+def server():
+    running = Server(PRETRAINED)
+    yield running
+    running.stop()
+
+
+def test_the_api_generates_suggests_describes_and_plays(server):
+    status, health = server.request("GET", "/healthz")
+    assert status == 200 and health["status"] == "ok"
+    status, model = server.request("GET", "/model")
+    assert model["parameters"] == 3_333_460 and model["test_bpc"] < 1.8 and model["game"]
+    status, page = server.request("GET", "/")
+    assert status == 200 and "Human or machine?" in page and "/app.js" in page
+
+    request = {"seed": "The meaning of life is", "length": 120, "temperature": 0.8,
+               "top_k": 20, "top_p": 0.95, "random_seed": 7}
+    status, first = server.post("/generate", request)
+    assert status == 200 and len(first["text"]) == 120 and first["chars_per_s"] > 0
+    assert first["seed"] == request["seed"] and first["random_seed"] == 7
+    assert server.post("/generate", request)[1]["text"] == first["text"]  # its own stream
+    other = server.post("/generate", {**request, "random_seed": 8})[1]["text"]
+    assert other != first["text"]
+    greedy = server.post("/generate", {"seed": "The meaning of life is", "length": 40,
+                                       "greedy": True})[1]["text"]
+    assert greedy == server.post("/generate", {"seed": "The meaning of life is", "length": 40,
+                                               "greedy": True})[1]["text"]
+
+    status, suggested = server.post("/next", {"text": "The meaning of lif", "k": 4})
+    chars = [s["char"] for s in suggested["next"]]
+    shares = [s["p"] for s in suggested["next"]]
+    assert status == 200 and chars[0] == "e" and len(chars) == 4
+    assert shares == sorted(shares, reverse=True) and sum(shares) <= 1.0 + 1e-6
+    assert server.post("/next", {"text": ""})[0] == 200  # the start of a line
+
+    status, dealt = server.request("GET", "/game/round")
+    assert status == 200 and len(dealt["text"]) == 240
+    verdicts = [server.post("/game/guess", {"round": dealt["round"], "guess": guess})[1]
+                for guess in ("human", "machine")]
+    assert sorted(v["correct"] for v in verdicts) == [False, True]
+    assert verdicts[0]["answer"] == verdicts[1]["answer"]
+
+
+def test_the_game_deals_both_kinds_of_passage(server):
+    answers = set()
+    for _ in range(12):
+        dealt = server.request("GET", "/game/round")[1]
+        answers.add(server.post("/game/guess", {"round": dealt["round"],
+                                                "guess": "human"})[1]["answer"])
+    assert answers == {"human", "machine"}  # 1 in 2,048 to fail by chance
+
+
+BAD_REQUESTS = [
+    # (path, body, status, field the error names)
+    ("/generate", b"{not json", 400, None),
+    ("/generate", b"\xff\xfe{}", 400, None),
+    ("/generate", [1, 2], 400, None),
+    ("/generate", {}, 422, "seed"),
+    ("/generate", {"seed": 42}, 422, "seed"),
+    ("/generate", {"seed": "a", "lenght": 10}, 422, "lenght"),
+    ("/generate", {"seed": "a", "length": "10"}, 422, "length"),
+    ("/generate", {"seed": "a", "length": 0}, 422, "length"),
+    ("/generate", {"seed": "a", "length": 2001}, 422, "length"),
+    ("/generate", {"seed": "a", "length": True}, 422, "length"),
+    ("/generate", {"seed": "a", "temperature": 0}, 422, "temperature"),
+    ("/generate", {"seed": "a", "temperature": -1.5}, 422, "temperature"),
+    ("/generate", {"seed": "a", "top_p": 0}, 422, "top_p"),
+    ("/generate", {"seed": "a", "top_p": 1.5}, 422, "top_p"),
+    ("/generate", {"seed": "a", "top_k": -1}, 422, "top_k"),
+    ("/generate", {"seed": "a", "greedy": "yes"}, 422, "greedy"),
+    ("/generate", {"seed": "a", "random_seed": -1}, 422, "random_seed"),
+    ("/generate", {"seed": "price: 5€ 🙂"}, 422, "seed"),
+    ("/next", {"text": "a", "k": 0}, 422, "k"),
+    ("/next", {"txt": "a"}, 422, "txt"),
+    ("/next", {"text": "ǂ"}, 422, "text"),
+    ("/game/guess", {"round": "made.up", "guess": "human"}, 422, "round"),
+    ("/game/guess", {"round": "x", "guess": "robot"}, 422, "guess"),
+    ("/generate", {"seed": "a" * 70_000}, 413, None),
+]
+
+
+def test_bad_requests_get_a_4xx_naming_the_field_and_the_server_serves_on(server):
+    for path, body, status, field in BAD_REQUESTS:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        answer_status, answer = server.request("POST", path, raw=raw)
+        assert (answer_status, answer.get("field")) == (status, field), (body, answer)
+        assert answer["error"] and "Traceback" not in answer["error"]
+    status, answer = server.post("/generate", {"seed": "price: 5€ 🙂"})
+    assert answer["unknown"] == ["€", "🙂"] and "'€'" in answer["error"]
+    assert server.request("GET", "/nowhere")[0] == 404
+    assert server.request("GET", "/generate")[0] == 405
+    assert server.post("/generate", {"seed": "a", "length": 5})[0] == 200  # still serving
+
+
+def test_a_body_over_64_kb_is_refused_even_without_a_declared_length(server):
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    chunks = [b'{"seed": "', b"a" * 40_000, b"a" * 40_000, b'"}']
+    connection.request("POST", "/generate", iter(chunks), encode_chunked=True)
+    response = connection.getresponse()
+    assert response.status == 413 and "64" in json.loads(response.read())["error"]
+
+
+def test_streaming_sends_the_characters_as_they_are_made(server):
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    connection.request("POST", "/generate", json.dumps(
+        {"seed": "The meaning of life is", "length": 2000, "stream": True, "random_seed": 3}))
+    response = connection.getresponse()
+    assert response.status == 200
+    assert response.getheader("Content-Type").startswith("text/event-stream")
+    pieces, arrivals, done = [], [], None
+    for event in _events(response):
+        arrivals.append(time.perf_counter())
+        if event.startswith("event: done"):
+            done = json.loads(event.split("data: ", 1)[1])
+        else:
+            pieces.append(json.loads(event.split("data: ", 1)[1])["text"])
+    assert done and "".join(pieces) == done["text"] and len(done["text"]) == 2000
+    assert len(pieces) >= 10  # in many pieces, not one at the end
+    assert len(pieces[0]) < 1000
+    unstreamed = server.post("/generate", {"seed": "The meaning of life is", "length": 2000,
+                                           "random_seed": 3})[1]
+    assert unstreamed["text"] == done["text"]
+
+
+def _events(response: http.client.HTTPResponse):
+    buffer = ""
+    while True:
+        line = response.readline().decode()
+        if not line:
+            return
+        if line == "\n":
+            yield buffer
+            buffer = ""
+        else:
+            buffer += line
+
+
+def test_twenty_concurrent_requests_all_succeed_in_one_batch(server):
+    results: list[tuple[int, dict]] = []
+
+    def ask(i: int) -> None:
+        results.append(server.post("/generate", {"seed": f"{i} The", "length": 150,
+                                                 "random_seed": i}))
+
+    clients = [threading.Thread(target=ask, args=(i,)) for i in range(20)]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join()
+    assert [status for status, _ in results] == [200] * 20
+    assert all(len(answer["text"]) == 150 for _, answer in results)
+    assert server.request("GET", "/healthz")[1]["largest_batch"] > 1
+
+
+def test_a_row_samples_the_same_alone_and_amid_others():
+    """Each request has its own settings and random stream, whatever else is in the batch."""
+    model, vocab, _ = runs.load_trained(PRETRAINED)
+    batcher = Batcher(model, vocab)
+
+    def run(jobs: list[tuple[str, int, Sampling, int]]) -> list[str]:
+        texts: dict[int, str] = {}
+        finished = threading.Semaphore(0)
+        for index, (seed, length, sampling, random_seed) in enumerate(jobs):
+            def emit(kind, value, index=index):
+                if kind == "text":
+                    texts[index] = value[0]
+                    finished.release()
+            batcher.submit(Job(vocab.encode_seed(seed), length, emit, sampling, random_seed))
+        for _ in jobs:
+            finished.acquire(timeout=60)
+        return [texts[i] for i in range(len(jobs))]
+
+    alone = run([("Truth is", 60, Sampling(0.7, top_k=10), 5)])[0]
+    crowd = [("The", 90, Sampling(1.3), 1), ("Truth is", 60, Sampling(0.7, top_k=10), 5),
+             ("A much longer seed that is read while the others sample", 30,
+              Sampling(greedy=True), 2), ("Why", 10, Sampling(0.5, top_p=0.5), 4)]
+    together = run(crowd)
+    assert together[1] == alone
+    assert [len(t) for t in together] == [90, 60, 30, 10]
+    assert batcher.largest_batch == 4
+
+
+def test_serve_refuses_a_missing_run_and_a_busy_port(tmp_path, tiny_corpus):
+    missing = invoke("serve", tmp_path / "nothing")
+    assert missing.exit_code == 1 and "nothing" in missing.output
+    assert len(missing.output.strip().splitlines()) == 1
+    run = tmp_path / "run"
+    assert invoke("train", tiny_corpus, "--out", run, "--max-steps", "3",
+                  *TINY_MODEL).exit_code == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = invoke("serve", run, "--port", str(taken.getsockname()[1]))
+    assert busy.exit_code == 1 and "is in use: choose another with --port" in busy.output
+
+
+def test_without_its_corpus_the_server_runs_without_the_game(tmp_path, tiny_corpus):
+    run = tmp_path / "run"
+    assert invoke("train", tiny_corpus, "--out", run, "--max-steps", "3",
+                  *TINY_MODEL).exit_code == 0
+    tiny_corpus.unlink()
+    server = Server(run)
+    try:
+        assert server.request("GET", "/model")[1]["game"] is False
+        status, answer = server.request("GET", "/game/round")
+        assert status == 404 and "corpus" in answer["error"]
+        assert server.post("/generate", {"seed": "the ", "length": 20})[0] == 200
+    finally:
+        output = server.stop()
+    assert "game is off" in output
+
+
+def test_several_workers_share_the_port_and_any_scores_a_round(tmp_path):
+    server = Server(PRETRAINED, "--workers", "2")
+    try:
+        rounds = [server.request("GET", "/game/round")[1]["round"] for _ in range(6)]
+        for round_id in rounds:  # each guess may reach the other worker
+            assert server.post("/game/guess", {"round": round_id, "guess": "human"})[0] == 200
+        texts = {server.post("/generate", {"seed": "I", "length": 20, "random_seed": 1})[1]
+                 ["text"] for _ in range(4)}
+        assert len(texts) == 1
+    finally:
+        server.stop()
