@@ -1,9 +1,9 @@
 """Starting a run from another run's weights (`charrnn train CORPUS --init-from RUN`).
 
 The architecture is the source's; its regularisers (dropout, weight drop, embedding drop) may
-be set anew, as they shape the training and not the weights. The vocabulary is the source's with the new corpus's new
-characters appended, so every old character keeps its id and its rows of the embedding and
-the decoder; the new rows start as a fresh model's would.
+be set anew, as they shape the training and not the weights. The vocabulary is the source's
+with the new corpus's new characters appended, so every old character keeps its id and its
+rows of the embedding and the decoder; the new rows start as a fresh model's would.
 """
 from __future__ import annotations
 

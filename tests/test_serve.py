@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import queue
 import socket
 import subprocess
 import sys
@@ -245,6 +246,30 @@ def test_a_row_samples_the_same_alone_and_amid_others():
     assert batcher.largest_batch == 4
 
 
+def test_a_seed_read_before_is_continued_from_its_kept_state():
+    """The keyboard asks after every keystroke: the state after the text it asked about last
+    time is kept, and the answer is the one reading the whole text would give."""
+    model, vocab, _ = runs.load_trained(PRETRAINED)
+
+    def next_chars(batcher: Batcher, text: str) -> np.ndarray:
+        answer = queue.SimpleQueue()
+        batcher.submit(Job(vocab.encode_seed(text), 0, lambda kind, value: answer.put(value)))
+        return answer.get(timeout=60)
+
+    text = "The meaning of life is not to be found in"
+    fresh = next_chars(Batcher(model, vocab), text)
+    typing = Batcher(model, vocab)
+    for end in range(len(text) - 5, len(text) + 1):  # typed one character at a time
+        answer = next_chars(typing, text[:end])
+    np.testing.assert_allclose(answer, fresh, rtol=1e-5, atol=1e-7)
+    assert len(typing.kept) == 6
+    done = queue.SimpleQueue()
+    for batcher in (typing, Batcher(model, vocab)):  # Continue starts from the kept state
+        batcher.submit(Job(vocab.encode_seed(text), 40, lambda kind, value: done.put(value),
+                           Sampling(greedy=True)))
+    assert done.get(timeout=60)[0] == done.get(timeout=60)[0]
+
+
 def test_serve_refuses_a_missing_run_and_a_busy_port(tmp_path, tiny_corpus):
     missing = invoke("serve", tmp_path / "nothing")
     assert missing.exit_code == 1 and "nothing" in missing.output
@@ -286,3 +311,62 @@ def test_several_workers_share_the_port_and_any_scores_a_round(tmp_path):
         assert len(texts) == 1
     finally:
         server.stop()
+
+
+# -- the page, in a real browser --------------------------------------------------------------
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("Debian's chromium and chromium-driver are not installed "
+                    "(apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1000,1300",
+                 f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(str(CHROMEDRIVER)),
+                              options=options)
+    yield driver
+    driver.quit()
+
+
+def test_the_page_suggests_continues_and_plays_a_round(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 60)
+    browser.get(f"http://127.0.0.1:{server.port}/")
+    wait.until(lambda b: "parameters" in b.find_element(By.ID, "model").text)
+
+    text = browser.find_element(By.ID, "text")
+    text.send_keys("The meaning of lif")
+    wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, ".suggestion"))
+    wait.until(lambda b: b.find_element(By.CSS_SELECTOR, ".suggestion")
+               .get_attribute("data-char") == "e")
+    text.send_keys(Keys.TAB)  # takes the first suggestion
+    assert text.get_attribute("value") == "The meaning of life"
+
+    length = browser.find_element(By.ID, "length")
+    length.clear()
+    length.send_keys("200")
+    browser.find_element(By.ID, "continue").click()
+    wait.until(lambda b: "chars/s" in b.find_element(By.ID, "status").text)
+    assert len(text.get_attribute("value")) == len("The meaning of life") + 200
+
+    wait.until(lambda b: b.find_element(By.ID, "guess-human").is_enabled())
+    passage = browser.find_element(By.ID, "game-text").text
+    assert len(passage) > 100
+    browser.find_element(By.ID, "guess-machine").click()
+    wait.until(lambda b: b.find_element(By.ID, "game-result").text)
+    assert browser.find_element(By.ID, "score").text in ("0 / 1", "1 / 1")
+    assert browser.find_element(By.ID, "game-result").text.startswith(("Right", "Wrong"))
+    browser.save_screenshot(str(tmp_path / "page.png"))
+    assert (tmp_path / "page.png").stat().st_size > 10_000

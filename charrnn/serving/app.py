@@ -22,14 +22,19 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 
 from charrnn import runs
-from charrnn.corpus import CharVocab
 from charrnn.errors import CharrnnError
 from charrnn.models import count_parameters
 from charrnn.rundir import BEST, EVALUATION
 from charrnn.serving.batcher import Batcher, Job, Sampling
 from charrnn.serving.game import PASSAGE, TEMPERATURE, Game
-from charrnn.serving.schema import (GUESS_FIELDS, MAX_BODY, NEXT_FIELDS, BadRequest,
-                                    generate_fields, parse)
+from charrnn.serving.schema import (
+    GUESS_FIELDS,
+    MAX_BODY,
+    NEXT_FIELDS,
+    BadRequest,
+    generate_fields,
+    parse,
+)
 
 PAGE = Path(__file__).parent / "page"
 log = logging.getLogger("charrnn.serve")

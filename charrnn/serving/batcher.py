@@ -7,6 +7,11 @@ loops: admit new requests as rows, choose each row's next input, step all rows a
 each row its character, drop the rows that are done. A row first reads its seed, one
 character per step beside the others' sampling (its "prefill"), so a long seed delays nobody;
 then it samples with its own temperature, top-k, top-p and random generator.
+
+The state after each seed is kept (a few hundred, least recently used first out): the page's
+keyboard asks again after every keystroke with one character more, and its *Continue* sends
+the text it just asked about, so a row usually starts from a kept state and reads one
+character, or none, instead of the whole text.
 """
 from __future__ import annotations
 
@@ -14,7 +19,8 @@ import dataclasses
 import queue
 import threading
 import time
-from typing import Callable, Optional
+from collections import OrderedDict
+from typing import Callable, List, Tuple
 
 import numpy as np
 
@@ -37,30 +43,49 @@ class Job:
     """One request: `length` characters after `seed_ids`, or with length 0 the probabilities
     of the next character. `emit(event, value)` is called from the batcher's thread:
     ("char", c) for each character when `stream`, then ("text", (text, seconds)) or
-    ("next", probabilities), or ("error", message). Setting `cancelled` drops the row at the next step."""
+    ("next", probabilities), or ("error", message). Setting `cancelled` drops the row at the
+    next step."""
 
     seed_ids: np.ndarray
     length: int
     emit: Callable[[str, object], None]
     sampling: Sampling = Sampling()
-    random_seed: Optional[int] = None
+    random_seed: int | None = None
     stream: bool = False
     cancelled: bool = False
 
 
-class _Row:
-    """A job's place in the batch: how much of its seed it has read, what it has chosen."""
+# The model's state (batch of one) and logits after reading a seed.
+Reading = Tuple[List[np.ndarray], np.ndarray]
 
-    def __init__(self, job: Job):
+
+class _Row:
+    """A job's place in the batch: how much of its seed it has read (starting after the
+    longest prefix whose state was kept), what it has chosen."""
+
+    def __init__(self, job: Job, kept: OrderedDict[bytes, Reading]):
         self.job = job
         self.rng = np.random.default_rng(job.random_seed)
+        self.start: Reading | None = None
         self.read = 0
+        seed = np.asarray(job.seed_ids, np.int64)
+        for length in range(len(seed), max(len(seed) - KEPT_LOOKBACK, 0), -1):
+            self.start = kept.get(seed[:length].tobytes())
+            if self.start is not None:
+                kept.move_to_end(seed[:length].tobytes())
+                self.read = length
+                break
+        self.kept = self.read == len(seed)  # its whole seed's state is kept already
         self.chosen: list[int] = []
         self.started = time.perf_counter()
 
     @property
     def reading(self) -> bool:
         return self.read < len(self.job.seed_ids)
+
+
+KEPT_SEEDS = 512  # states kept after reading a seed (8 KB each for a 2 x 512 LSTM)
+KEPT_LOOKBACK = 32  # how many characters shorter a kept prefix may be
 
 
 class Batcher:
@@ -74,6 +99,7 @@ class Batcher:
         self.incoming: queue.SimpleQueue[Job] = queue.SimpleQueue()
         self.rows: list[_Row] = []
         self.largest_batch = 0  # the most rows stepped together so far (/healthz shows it)
+        self.kept: OrderedDict[bytes, Reading] = OrderedDict()
         self.thread = threading.Thread(target=self._run, name="charrnn-batcher", daemon=True)
         self.thread.start()
 
@@ -117,24 +143,35 @@ class Batcher:
         joined = []
         try:
             if block:
-                joined.append(_Row(self.incoming.get()))
+                joined.append(_Row(self.incoming.get(), self.kept))
             while True:
-                joined.append(_Row(self.incoming.get_nowait()))
+                joined.append(_Row(self.incoming.get_nowait(), self.kept))
         except queue.Empty:
             return joined
 
     def _regroup(self, kept: list[int], joined: list[_Row], logits: np.ndarray) -> np.ndarray:
-        """The batch of rows `kept` (indices into the current rows) and `joined`, fresh, after
-        them; returns their logits (zeros for the joined: they read before they sample)."""
+        """The batch of rows `kept` (indices into the current rows) and `joined` after them,
+        each from its kept state or a zero one; returns their logits."""
+        starts = [row.start or (self.empty_row, np.zeros(logits.shape[1], np.float32))
+                  for row in joined]
         if kept or joined:
             carried = self.stepper.get_state() if kept else [None] * len(self.batch_axes)
             self.stepper.set_state([
                 np.concatenate(([np.take(s, kept, axis=axis)] if kept else [])
-                               + [empty] * len(joined), axis=axis)
-                for s, empty, axis in zip(carried, self.empty_row, self.batch_axes)])
+                               + [state[i] for state, _ in starts], axis=axis)
+                for i, (s, axis) in enumerate(zip(carried, self.batch_axes))])
         self.rows = [self.rows[i] for i in kept] + joined
-        fresh = np.zeros((len(joined), logits.shape[1]), np.float32)
-        return np.concatenate([logits[kept], fresh])
+        fresh = np.array([row_logits for _, row_logits in starts], np.float32)
+        return np.concatenate([logits[kept], fresh.reshape(len(joined), logits.shape[1])])
+
+    def _keep(self, index: int, row: _Row, logits: np.ndarray) -> None:
+        """Keep the state of a row that has just read its whole seed."""
+        state = [np.take(s, [index], axis=axis)
+                 for s, axis in zip(self.stepper.get_state(), self.batch_axes)]
+        self.kept[np.asarray(row.job.seed_ids, np.int64).tobytes()] = (state, logits[index])
+        if len(self.kept) > KEPT_SEEDS:
+            self.kept.popitem(last=False)
+        row.kept = True
 
     def _advance(self, logits: np.ndarray) -> tuple[np.ndarray, set[int]]:
         """Each row's next input (its next seed character, or the one it samples now), and
@@ -146,7 +183,10 @@ class Batcher:
             if row.reading:
                 inputs[i] = row.job.seed_ids[row.read]
                 row.read += 1
-            elif row.job.length == 0:
+                continue
+            if not row.kept:
+                self._keep(i, row, logits)
+            if row.job.length == 0:
                 row.job.emit("next", softmax(logits[i]))
                 finished.add(i)
             else:

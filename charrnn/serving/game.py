@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Optional
 
 import numpy as np
 
@@ -30,7 +29,7 @@ class Game:
         self.secret = secret
         self.breaks = {i for i in (vocab.id_of(" "), vocab.id_of("\n")) if i is not None}
 
-    def deal(self, rng: np.random.Generator) -> tuple[str, np.ndarray, Optional[str]]:
+    def deal(self, rng: np.random.Generator) -> tuple[str, np.ndarray, str | None]:
         """A new round: its id, the context the model continues (machine rounds), and the
         passage if a person wrote it (None when the model must write it)."""
         answer = ANSWERS[int(rng.integers(2))]
@@ -39,12 +38,12 @@ class Game:
         return (self._round_id(answer), self.ids[start - CONTEXT:start],
                 passage if answer == "human" else None)
 
-    def answer(self, round_id: str) -> Optional[str]:
+    def answer(self, round_id: str) -> str | None:
         """The round's answer, or None for a round this server did not deal."""
         return next((a for a in ANSWERS if hmac.compare_digest(self._round_id(a, round_id),
                                                                round_id)), None)
 
-    def _round_id(self, answer: str, existing: Optional[str] = None) -> str:
+    def _round_id(self, answer: str, existing: str | None = None) -> str:
         nonce = existing.split(".")[0] if existing else secrets.token_hex(8)
         mac = hmac.new(self.secret, f"{nonce}:{answer}".encode(), hashlib.sha256)
         return f"{nonce}.{mac.hexdigest()[:24]}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from typing import Any, Optional
+from typing import Any
 
 MAX_BODY = 64 * 1024
 
@@ -13,7 +13,7 @@ MAX_BODY = 64 * 1024
 class BadRequest(Exception):
     """A request the server refuses: the status, the message and the field at fault."""
 
-    def __init__(self, message: str, field: Optional[str] = None, status: int = 422,
+    def __init__(self, message: str, field: str | None = None, status: int = 422,
                  **details: Any):
         super().__init__(message)
         self.status = status
@@ -26,8 +26,8 @@ class Field:
 
     kind: type
     default: Any
-    low: Optional[float] = None
-    high: Optional[float] = None
+    low: float | None = None
+    high: float | None = None
     low_open: bool = False  # the low bound itself is refused
     nullable: bool = False
 
