@@ -45,7 +45,8 @@ def choose(logits: np.ndarray, rng: np.random.Generator | Sequence[np.random.Gen
     greedy = np.broadcast_to(greedy, (rows,))
     if greedy.all():
         return logits.argmax(axis=1)
-    scaled = logits.astype(np.float64) / np.reshape(temperature, (-1, 1))
+    # A temperature below 1e-30 would overflow float64; it is greedy long before that.
+    scaled = logits.astype(np.float64) / np.maximum(np.reshape(temperature, (-1, 1)), 1e-30)
     scaled = _top_k(scaled, np.broadcast_to(top_k, (rows,)))
     weights = np.exp(scaled - scaled.max(axis=1, keepdims=True))
     weights = _nucleus(weights, np.broadcast_to(top_p, (rows,)))

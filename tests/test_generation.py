@@ -82,6 +82,22 @@ def test_top_p_of_one_is_plain_sampling_and_smaller_keeps_the_likely_characters(
     assert {int(choose(logits, rng, top_p=0.01)[0]) for _ in range(50)} == {0}
 
 
+def test_choose_takes_one_setting_and_one_generator_per_row():
+    """The server samples a batch of requests, each with its own settings and stream."""
+    logits = np.log(np.array([[0.5, 0.3, 0.15, 0.05]] * 4))
+    settings = dict(temperature=np.array([1.0, 1.0, 1e-4, 1.0]), top_k=np.array([0, 2, 0, 0]),
+                    greedy=np.array([False, False, False, True]),
+                    top_p=np.array([1.0, 1.0, 1.0, 0.01]))
+    drawn = np.stack([choose(logits, [np.random.default_rng(s + 10 * i) for s in range(4)],
+                             **settings) for i in range(300)])
+    assert set(drawn[:, 0]) == {0, 1, 2, 3}  # plain sampling
+    assert set(drawn[:, 1]) == {0, 1}  # top-2
+    assert set(drawn[:, 2]) == set(drawn[:, 3]) == {0}  # near-zero temperature; greedy
+    rngs = [np.random.default_rng(7), np.random.default_rng(8)]
+    alone = [choose(logits[:1], [np.random.default_rng(seed)]) for seed in (7, 8)]
+    assert list(choose(logits[:2], rngs)) == [int(a[0]) for a in alone]
+
+
 @pytest.mark.parametrize("value", ["0", "1.5"])
 def test_top_p_outside_zero_to_one_is_refused(trained_run, value):
     result = invoke("generate", trained_run, "--top-p", value, "--seed-text", "the")

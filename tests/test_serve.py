@@ -66,7 +66,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server():
-    running = Server(PRETRAINED)
+    running = Server(PRETRAINED, "--max-length", "100000")
     yield running
     running.stop()
 
@@ -126,13 +126,15 @@ BAD_REQUESTS = [
     ("/generate", {"seed": "a", "lenght": 10}, 422, "lenght"),
     ("/generate", {"seed": "a", "length": "10"}, 422, "length"),
     ("/generate", {"seed": "a", "length": 0}, 422, "length"),
-    ("/generate", {"seed": "a", "length": 2001}, 422, "length"),
+    ("/generate", {"seed": "a", "length": 100_001}, 422, "length"),
     ("/generate", {"seed": "a", "length": True}, 422, "length"),
     ("/generate", {"seed": "a", "temperature": 0}, 422, "temperature"),
     ("/generate", {"seed": "a", "temperature": -1.5}, 422, "temperature"),
     ("/generate", {"seed": "a", "top_p": 0}, 422, "top_p"),
     ("/generate", {"seed": "a", "top_p": 1.5}, 422, "top_p"),
     ("/generate", {"seed": "a", "top_k": -1}, 422, "top_k"),
+    ("/generate", {"seed": "a", "top_k": 10**30}, 422, "top_k"),
+    ("/generate", b'{"seed": "a", "temperature": NaN}', 422, "temperature"),
     ("/generate", {"seed": "a", "greedy": "yes"}, 422, "greedy"),
     ("/generate", {"seed": "a", "random_seed": -1}, 422, "random_seed"),
     ("/generate", {"seed": "price: 5€ 🙂"}, 422, "seed"),
@@ -156,6 +158,9 @@ def test_bad_requests_get_a_4xx_naming_the_field_and_the_server_serves_on(server
     assert server.request("GET", "/nowhere")[0] == 404
     assert server.request("GET", "/generate")[0] == 405
     assert server.post("/generate", {"seed": "a", "length": 5})[0] == 200  # still serving
+    tiny = server.post("/generate", {"seed": "a", "length": 5, "temperature": 1e-320})[1]
+    assert tiny["text"] == server.post("/generate", {"seed": "a", "length": 5,
+                                                     "greedy": True})[1]["text"]
 
 
 def test_a_body_over_64_kb_is_refused_even_without_a_declared_length(server):
@@ -186,6 +191,20 @@ def test_streaming_sends_the_characters_as_they_are_made(server):
     unstreamed = server.post("/generate", {"seed": "The meaning of life is", "length": 2000,
                                            "random_seed": 3})[1]
     assert unstreamed["text"] == done["text"]
+
+
+def test_a_client_that_goes_away_stops_its_generation(server):
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    connection.request("POST", "/generate", json.dumps(
+        {"seed": "The", "length": 100_000, "stream": True}))  # half a minute of work
+    response = connection.getresponse()
+    assert next(_events(response)).startswith("data: ")
+    assert server.request("GET", "/healthz")[1]["in_flight"] == 1
+    connection.close()
+    deadline = time.monotonic() + 20
+    while server.request("GET", "/healthz")[1]["in_flight"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert server.request("GET", "/healthz")[1]["in_flight"] == 0
 
 
 def _events(response: http.client.HTTPResponse):

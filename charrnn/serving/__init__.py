@@ -1,0 +1,1 @@
+"""`charrnn serve`: a trained model behind an HTTP API and a web page (the serve extra)."""

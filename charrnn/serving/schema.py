@@ -34,6 +34,8 @@ class Field:
     def check(self, name: str, value: Any) -> Any:
         if value is None and self.nullable:
             return None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise BadRequest(f"{name} must be a finite number, not {value}", name)
         if not _is(value, self.kind):
             raise BadRequest(f"{name} must be {_KIND_NAMES[self.kind]}, not {_json_kind(value)}",
                              name)
@@ -76,7 +78,7 @@ def generate_fields(max_length: int) -> dict[str, Field]:
         "seed": Field(str, REQUIRED),
         "length": Field(int, 200, 1, max_length),
         "temperature": Field(float, 1.0, 0, low_open=True),
-        "top_k": Field(int, 0, 0),
+        "top_k": Field(int, 0, 0, 65536),
         "top_p": Field(float, 1.0, 0, 1, low_open=True),
         "greedy": Field(bool, False),
         "random_seed": Field(int, None, 0, 2**63 - 1, nullable=True),
