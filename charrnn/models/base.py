@@ -75,10 +75,10 @@ def weights(parameter: gluon.Parameter) -> np.ndarray:
 
 
 def matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """x @ w, by rows when there are few: for a matrix product OpenBLAS first packs all of w,
-    which for a few rows costs more than the arithmetic (8 x 512 by 512 x 2048: 695 us at
-    once, 460 us as 8 matrix-vector products; one row is a matrix-vector product anyway)."""
-    if 1 < len(x) <= 8:
+    """x @ w, by rows when there are 2 to 11: OpenBLAS's matrix product costs 150-600 us at so
+    few rows (a 2 x 256 LSTM step of 2 rows: 674 us, by rows 187; of 8 rows: 596 against 468;
+    equal at 12). One row is a matrix-vector product anyway."""
+    if 1 < len(x) < 12:
         return np.stack([row @ w for row in x])
     return x @ w
 

@@ -140,7 +140,9 @@ class RecurrentStepper(Stepper):
     """LSTM, GRU and vanilla RNN layers in NumPy on a state of (batch, hidden) arrays.
 
     The first layer's input projection is folded into a table per character, so a step starts
-    with a row lookup instead of a matrix product.
+    with a row lookup instead of a matrix product. An LSTM's sigmoid gates are computed as
+    sigmoid(x) = (tanh(x / 2) + 1) / 2 with the halving folded into their weights, so one tanh
+    over all four gates serves them and the candidate gate alike.
     """
 
     def __init__(self, model: GluonRNNModel):
@@ -152,6 +154,9 @@ class RecurrentStepper(Stepper):
             b_ih, b_hh = weights(layer.l0_i2h_bias), weights(layer.l0_h2h_bias)
             if self.mode != "gru":  # GRU keeps b_hh apart: the reset gate multiplies it
                 b_ih, b_hh = b_ih + b_hh, np.zeros_like(b_hh)
+            if self.mode == "lstm":  # gates i, f, g, o: halve all but g (see above)
+                half = np.repeat(np.float32([0.5, 0.5, 1.0, 0.5]), len(w_hh) // 4)
+                w_ih, w_hh, b_ih = w_ih * half[:, None], w_hh * half[:, None], b_ih * half
             table = embedding @ w_ih.T + b_ih if i == 0 else None
             self.layers.append((table, np.ascontiguousarray(w_ih.T), b_ih,
                                 np.ascontiguousarray(w_hh.T), b_hh))
@@ -174,10 +179,10 @@ class RecurrentStepper(Stepper):
             h = self.state[i * per_layer]
             if self.mode == "lstm":
                 c = self.state[i * per_layer + 1]
-                gates = projected + matmul(h, w_hh)
                 n = h.shape[1]
-                sig = sigmoid(gates)
-                c = sig[:, n:2 * n] * c + sig[:, :n] * np.tanh(gates[:, 2 * n:3 * n])
+                tanh = np.tanh(projected + matmul(h, w_hh))
+                sig = 0.5 * tanh + 0.5  # the sigmoid of gates i, f and o
+                c = sig[:, n:2 * n] * c + sig[:, :n] * tanh[:, 2 * n:3 * n]
                 h = sig[:, 3 * n:] * np.tanh(c)
                 self.state[i * 2 + 1] = c
             elif self.mode == "gru":
