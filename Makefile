@@ -27,7 +27,7 @@ SEED_TEXT ?= The meaning of life is
 ARGS ?=
 PORT ?= 8000
 # The model `make generate` and `make serve` use: yours once `make train` made it.
-MODEL = $$([ -f $(RUN)/model.params ] && echo $(RUN) || echo $(PRETRAINED))
+MODEL = $(if $(wildcard $(RUN)/model.params),$(RUN),$(PRETRAINED))
 
 .PHONY: install train generate serve compare bench bench-peer bench-serve test lint check-cuda clean
 
