@@ -75,7 +75,7 @@ def test_match_params_sizes_every_model_within_5_percent(hidden):
 def test_an_interrupted_compare_resumes_and_skips_finished_models(tiny_corpus, tmp_path):
     out = tmp_path / "report"
     command = [sys.executable, "-m", "charrnn", "compare", str(tiny_corpus), "--models",
-               "unrolled,lstm", "--epochs", "40", "--patience", "40", "--out", str(out), *TINY]
+               "unrolled,lstm", "--epochs", "10", "--patience", "10", "--out", str(out), *TINY]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     deadline = time.time() + 120
