@@ -22,6 +22,7 @@ from charrnn.devices import describe, parse_contexts
 from charrnn.distributed import Workers, create_kvstore
 from charrnn.doctor import doctor
 from charrnn.errors import CharrnnError
+from charrnn.evaluation import DYNAMIC_LR, evaluate_dynamic, gradient_rms
 from charrnn.evaluation import evaluate as evaluate_ids
 from charrnn.generation import beam_search, corpus_line, sample
 from charrnn.launch import LAUNCHERS, launch_local, launch_remote
@@ -51,6 +52,7 @@ class Group(click.Group):
 
 
 POSITIVE = click.IntRange(min=1)
+POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
 CTX_HELP = "Device(s): cpu, gpu, gpu:1, or gpu:0,1,2,3 (cpu:0,1 too). Default: a GPU if any."
 
 
@@ -256,21 +258,40 @@ def _refuse_with_beam_search(ctx: click.Context) -> None:
 @click.option("--batch-size", type=POSITIVE, default=None,
               help="Columns scored in parallel [default: the run's --eval-batch-size].")
 @click.option("--ctx", "ctx_spec", default=None, help=CTX_HELP)
+@click.option("--dynamic", is_flag=True,
+              help="Dynamic evaluation: the model keeps learning from the text it has scored, "
+                   "one step per 50 characters (Krause et al. 2018). Slower; reported apart.")
+@click.option("--dynamic-lr", type=POSITIVE_FLOAT, default=None,
+              help="Step size of --dynamic, in units of each weight's RMS training gradient "
+                   "[default: 0.0001, chosen on the bundled corpus's validation split].")
 @click.option("--record", is_flag=True,
               help="Keep the scores in RUN_DIR/evaluation.json (shown by `charrnn info`).")
 def evaluate(run_dir: Path, corpus: Path | None, part: str, batch_size: int | None,
-             ctx_spec: str | None, record: bool) -> None:
+             ctx_spec: str | None, dynamic: bool, dynamic_lr: float | None,
+             record: bool) -> None:
     """Score the model in RUN_DIR on a split of CORPUS (default: its training corpus)."""
+    if dynamic and batch_size is not None:
+        raise click.UsageError("--dynamic scores the text as one stream: drop --batch-size.")
+    if dynamic_lr is not None and not dynamic:
+        raise click.UsageError("--dynamic-lr is the step size of --dynamic: add --dynamic.")
     ctx = parse_contexts(ctx_spec)[0]
     model, vocab, run = runs.load_trained(run_dir, ctx)
     _, config, _ = run.config()
     data = runs.training_corpus(run, vocab, corpus)
     ids = data.ids if part == "all" else data.part(part)
-    metrics = evaluate_ids(hybridize(model), ids, ctx, batch_size or config.eval_batch_size,
-                           config.seq_len)
+    model = hybridize(model)
+    scored = f"{part} split"
+    if dynamic:
+        dynamic_lr = dynamic_lr or DYNAMIC_LR
+        rms = gradient_rms(model, data.part("train"), ctx)
+        metrics = evaluate_dynamic(model, ids, ctx, rms, dynamic_lr)
+        part, scored = f"{part}-dynamic", f"{scored} (dynamic evaluation, lr {dynamic_lr:g})"
+    else:
+        metrics = evaluate_ids(model, ids, ctx, batch_size or config.eval_batch_size,
+                               config.seq_len)
     if record:
         run.record_evaluation(part, data, metrics)
-    click.echo(f"{part} split of {data.path}: {metrics.chars:,} characters scored\n"
+    click.echo(f"{scored} of {data.path}: {metrics.chars:,} characters scored\n"
                f"loss        {metrics.loss:.4f} nats/char\n"
                f"bits/char   {metrics.bpc:.4f}\n"
                f"perplexity  {metrics.perplexity:.4f}\n"
