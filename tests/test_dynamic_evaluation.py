@@ -5,8 +5,9 @@ import json
 
 import mxnet as mx
 import numpy as np
+import pytest
 
-from charrnn.config import ModelConfig
+from charrnn.config import MODELS, ModelConfig
 from charrnn.corpus import load_corpus
 from charrnn.evaluation import evaluate, evaluate_dynamic, gradient_rms
 from charrnn.runs import initialized_model
@@ -18,10 +19,11 @@ def weights(model) -> list[np.ndarray]:
     return [p.data().asnumpy() for p in model.collect_params().values()]
 
 
-def test_a_window_is_scored_before_the_model_learns_from_it(tiny_corpus):
+@pytest.mark.parametrize("model_name", MODELS)
+def test_a_window_is_scored_before_the_model_learns_from_it(model_name, tiny_corpus):
     corpus = load_corpus(tiny_corpus)
-    model = initialized_model(ModelConfig(vocab_size=len(corpus.vocab), hidden=32, layers=1,
-                                          dropout=0.0), [mx.cpu()], 0)
+    model = initialized_model(ModelConfig(model=model_name, vocab_size=len(corpus.vocab),
+                                          hidden=32, layers=1, dropout=0.0), [mx.cpu()], 0)
     one_window = corpus.part("val")[:51]
     static = evaluate(model, one_window, mx.cpu(), batch_size=1, seq_len=50)
     before = weights(model)
