@@ -285,6 +285,10 @@ def evaluate(run_dir: Path, corpus: Path | None, part: str, batch_size: int | No
         dynamic_lr = dynamic_lr or DYNAMIC_LR
         rms = gradient_rms(model, data.part("train"), ctx)
         metrics = evaluate_dynamic(model, ids, ctx, rms, dynamic_lr)
+        if not metrics.loss < np.log(len(vocab)):
+            raise CharrnnError(f"dynamic evaluation diverged: {metrics.bpc:.4g} bits/char, worse "
+                               f"than a uniform guess; use a smaller --dynamic-lr (now "
+                               f"{dynamic_lr:g}).")
         part, scored = f"{part}-dynamic", f"{scored} (dynamic evaluation, lr {dynamic_lr:g})"
     else:
         metrics = evaluate_ids(model, ids, ctx, batch_size or config.eval_batch_size,

@@ -68,3 +68,11 @@ def test_dynamic_options_that_cannot_apply_are_refused(trained_run):
                           (("--dynamic", "--dynamic-lr", "0"), "--dynamic-lr")):
         result = invoke("evaluate", trained_run, *args)
         assert result.exit_code == 2 and problem in result.output, result.output
+
+
+def test_a_diverging_dynamic_evaluation_says_so_instead_of_printing_a_score(trained_run):
+    result = invoke("evaluate", trained_run, "--dynamic", "--dynamic-lr", "10")
+    assert result.exit_code == 1
+    assert "dynamic evaluation diverged" in result.output
+    assert "use a smaller --dynamic-lr (now 10)" in result.output
+    assert "perplexity" not in result.output
