@@ -12,6 +12,7 @@ import mxnet as mx
 import numpy as np
 
 from charrnn.batching import bptt_windows, check_long_enough, rnn_batch, to_device, window_lengths
+from charrnn.models import trainable_parameters
 
 # The step of dynamic evaluation that scored the bundled corpus's validation split best
 # (1.805 bits/char for params/nietzsche-pretrained; 3e-5 gave 1.831, 1e-3 diverged).
@@ -73,16 +74,12 @@ def gradient_rms(model: mx.gluon.HybridBlock, ids: np.ndarray, ctx: mx.Context,
     batch_size = max(1, min(batch_size, len(ids) // 2))
     check_long_enough(len(ids), batch_size, "training text")
     columns = rnn_batch(ids, batch_size)
-    params = _trainable(model)
+    params = trainable_parameters(model)
     squares = [mx.nd.zeros_like(p.data(ctx)) for p in params]
     state = model.begin_state(batch_size, ctx)
     lengths = window_lengths(len(columns), seq_len)[:windows]
     for data, target in bptt_windows(columns, lengths):
-        state = [s.detach() for s in state]
-        with mx.autograd.record(train_mode=False):
-            logits, state = model(to_device(data, ctx), state)
-            loss = _char_losses(logits, to_device(target, ctx).reshape((-1,))).mean()
-        loss.backward()
+        _, _, state = _scored_backward(model, data, target, state, ctx)
         for square, param in zip(squares, params):
             square += param.grad(ctx) ** 2
     return [mx.nd.sqrt(square / len(lengths)) + 1e-5 for square in squares]
@@ -99,29 +96,33 @@ def evaluate_dynamic(model: mx.gluon.HybridBlock, ids: np.ndarray, ctx: mx.Conte
     """
     check_long_enough(len(ids), 1, "evaluation text")
     columns = rnn_batch(ids, 1)
-    params = _trainable(model)
+    params = trainable_parameters(model)
     state = model.begin_state(1, ctx)
     losses: list[mx.nd.NDArray] = []
     hits: list[mx.nd.NDArray] = []
     lengths = window_lengths(len(columns), seq_len)
     for data, target in bptt_windows(columns, lengths):
-        state = [s.detach() for s in state]
-        target = to_device(target, ctx).reshape((-1,))
-        with mx.autograd.record(train_mode=False):
-            logits, state = model(to_device(data, ctx), state)
-            char_losses = _char_losses(logits, target)
-            loss = char_losses.mean()
-        loss.backward()
+        char_losses, hit_count, state = _scored_backward(model, data, target, state, ctx)
         for param, scale in zip(params, rms):
             weight = param.data(ctx)
             weight -= lr * param.grad(ctx) / scale
         losses.append(char_losses.sum())
-        hits.append((mx.nd.argmax(logits, axis=1) == target).sum())
+        hits.append(hit_count)
     return _metrics(losses, hits, sum(lengths))
 
 
-def _trainable(model: mx.gluon.HybridBlock) -> list[mx.gluon.Parameter]:
-    return [p for p in model.collect_params().values() if p.grad_req != "null"]
+def _scored_backward(model: mx.gluon.HybridBlock, data: np.ndarray, target: np.ndarray,
+                     state: list[mx.nd.NDArray], ctx: mx.Context):
+    """One window without dropout: its per-character losses and correct guesses, and the
+    state to carry; the weights' gradients are those of its mean loss."""
+    state = [s.detach() for s in state]
+    target = to_device(target, ctx).reshape((-1,))
+    with mx.autograd.record(train_mode=False):
+        logits, state = model(to_device(data, ctx), state)
+        char_losses = _char_losses(logits, target)
+        mean_loss = char_losses.mean()
+    mean_loss.backward()
+    return char_losses, (mx.nd.argmax(logits, axis=1) == target).sum(), state
 
 
 def _char_losses(logits: mx.nd.NDArray, target: mx.nd.NDArray) -> mx.nd.NDArray:

@@ -42,7 +42,7 @@ from charrnn.errors import CharrnnError
 from charrnn.evaluation import Metrics, bits, evaluate
 from charrnn.generation import corpus_line
 from charrnn.generation import sample as generate
-from charrnn.models import State
+from charrnn.models import State, trainable_parameters
 from charrnn.plots import plot_runs
 from charrnn.progress import INTERRUPTED, Progress
 from charrnn.rundir import BEST, CURVES, SAMPLES, RunDir
@@ -124,8 +124,8 @@ def forward_backward(model: gluon.Block, data: np.ndarray, target: np.ndarray,
 
 def clip_gradients(model: gluon.Block, clip: float) -> mx.nd.NDArray:
     """Rescale the gradients so that their global norm is at most `clip`; returns the norm."""
-    parameters = [p for p in model.collect_params().values() if p.grad_req != "null"]
-    return gluonnlp.utils.clip_grad_global_norm(parameters, clip, check_isfinite=False)
+    return gluonnlp.utils.clip_grad_global_norm(trainable_parameters(model), clip,
+                                                check_isfinite=False)
 
 
 def train_step(model: gluon.Block, trainer: gluon.Trainer, data: np.ndarray,

@@ -14,12 +14,14 @@ from charrnn.models.base import (
     Stepper,
     count_parameters,
     hybridize,
+    trainable_parameters,
 )
 from charrnn.models.recurrent import GluonRNNModel, fused_for
 from charrnn.models.unrolled import UnrolledRNNModel
 
 __all__ = ["CharModel", "ForwardStepper", "GluonRNNModel", "State", "Stepper",
-           "UnrolledRNNModel", "build_model", "count_parameters", "fused_for", "hybridize"]
+           "UnrolledRNNModel", "build_model", "count_parameters", "fused_for", "hybridize",
+           "trainable_parameters"]
 
 
 def build_model(config: ModelConfig, fused: bool = False) -> CharModel:

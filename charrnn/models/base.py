@@ -93,6 +93,11 @@ def hybridize(model: gluon.HybridBlock) -> gluon.HybridBlock:
     return model
 
 
+def trainable_parameters(model: gluon.Block) -> list[gluon.Parameter]:
+    """The parameters a gradient step moves (tied weights once, as Gluon lists them)."""
+    return [p for p in model.collect_params().values() if p.grad_req != "null"]
+
+
 def count_parameters(model: gluon.Block) -> int:
     """From the declared shapes, so the model need not be initialised; tied weights once."""
     unique = {id(p): p for p in model.collect_params().values()}
