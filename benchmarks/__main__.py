@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import mxnet as mx
 
-from benchmarks import measure
+from benchmarks import measure, sharing
 from charrnn import threads
 
 MODELS = ("lstm", "gru", "rnn_relu", "rnn_tanh", "unrolled")
@@ -31,7 +31,7 @@ class Table:
 
     def add(self, what: str, value: float, unit: str, peer_value: float | None = None) -> None:
         row = {"measurement": what, "charrnn": round(value, 3), "unit": unit}
-        digits = 3 if unit == "bpc" else 1
+        digits = 3 if unit == "bpc" else 2 if unit == "x" else 1
         line = f"{what:<46} {value:>12,.{digits}f}  {unit:<8}"
         if peer_value is not None:
             row["pytorch"] = round(peer_value, 3)
@@ -39,6 +39,22 @@ class Table:
             line += f" {peer_value:>12,.1f}  {value / peer_value:>6.2f}"
         self.rows.append(row)
         click.echo(line)
+
+
+def shared_machine(table: Table, steps: int) -> None:
+    """The default training alone, beside a process keeping one core busy, and two at once,
+    each in fresh processes: charrnn's thread sharing against a fixed count of every core."""
+    for label, fixed in (("", None), (f", fixed {threads.usable_cores()} threads",
+                                      str(threads.usable_cores()))):
+        idle = sharing.rates(steps, threads=fixed)[0]
+        with sharing.busy_core():
+            busy = sharing.rates(steps, threads=fixed)[0]
+        pair = min(sharing.rates(steps, processes=2, threads=fixed))
+        table.add(f"train lstm{label}: idle machine", idle, "chars/s")
+        table.add(f"train lstm{label}: one core busy elsewhere", busy, "chars/s")
+        table.add(f"train lstm{label}: one core busy, x idle", busy / idle, "x")
+        table.add(f"train lstm{label}: two at once, the slower", pair, "chars/s")
+        table.add(f"train lstm{label}: two at once, x idle", pair / idle, "x")
 
 
 @click.command()
@@ -63,6 +79,7 @@ def main(quick: bool, peer: bool, out: Path) -> None:
             other = (peer_module.training_rate(name, batch, steps, chunks)
                      if peer_module and name != "unrolled" else None)
             table.add(f"train {name}, batch {batch}", rate, "chars/s", other)
+    shared_machine(table, steps=20 if quick else 40)
     table.add("evaluate lstm on the validation split, batch 32",
               measure.evaluation_rate(chunks), "chars/s")
     with tempfile.TemporaryDirectory() as folder:

@@ -12,7 +12,7 @@ import click
 import numpy as np
 from click.core import ParameterSource
 
-from charrnn import console, plots, runs
+from charrnn import console, core_share, plots, runs
 from charrnn.compare import compare as compare_models
 from charrnn.compare import table as compare_table
 from charrnn.compare import write_report
@@ -134,7 +134,7 @@ def train(ctx: click.Context, corpus: Path | None, out: Path | None,
     reporter = console.ConsoleReporter(config.epochs) if workers.chief else Reporter()
     stop = StopRequest()
     try:
-        with stop_on_signals(stop):
+        with stop_on_signals(stop), core_share.sharing(contexts):
             progress = TrainingLoop(model, data, config, contexts, run, progress, reporter, stop,
                                     workers).run()
     finally:
@@ -281,18 +281,20 @@ def evaluate(run_dir: Path, corpus: Path | None, part: str, batch_size: int | No
     ids = data.ids if part == "all" else data.part(part)
     model = hybridize(model)
     scored = f"{part} split"
+    with core_share.sharing([ctx]):
+        if dynamic:
+            dynamic_lr = dynamic_lr or DYNAMIC_LR
+            rms = gradient_rms(model, data.part("train"), ctx)
+            metrics = evaluate_dynamic(model, ids, ctx, rms, dynamic_lr)
+        else:
+            metrics = evaluate_ids(model, ids, ctx, batch_size or config.eval_batch_size,
+                                   config.seq_len)
     if dynamic:
-        dynamic_lr = dynamic_lr or DYNAMIC_LR
-        rms = gradient_rms(model, data.part("train"), ctx)
-        metrics = evaluate_dynamic(model, ids, ctx, rms, dynamic_lr)
         if not metrics.loss < np.log(len(vocab)):
             raise CharrnnError(f"dynamic evaluation diverged: {metrics.bpc:.4g} bits/char, worse "
                                f"than a uniform guess; use a smaller --dynamic-lr (now "
                                f"{dynamic_lr:g}).")
         part, scored = f"{part}-dynamic", f"{scored} (dynamic evaluation, lr {dynamic_lr:g})"
-    else:
-        metrics = evaluate_ids(model, ids, ctx, batch_size or config.eval_batch_size,
-                               config.seq_len)
     if record:
         run.record_evaluation(part, data, metrics)
     click.echo(f"{scored} of {data.path}: {metrics.chars:,} characters scored\n"
@@ -394,7 +396,7 @@ def compare(ctx: click.Context, corpus: Path | None, models: list[str], match_pa
     out = out or Path("reports") / f"{corpus.stem}-{date.today().isoformat()}"
     out.mkdir(parents=True, exist_ok=True)
     stop = StopRequest()
-    with stop_on_signals(stop):
+    with stop_on_signals(stop), core_share.sharing(contexts):
         rows = compare_models(corpus, models, ModelConfig(**architecture), config, contexts,
                               out, match_params, resume, sample_text, temperature, stop,
                               click.echo, lambda: console.ConsoleReporter(config.epochs))

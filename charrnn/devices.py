@@ -6,8 +6,8 @@ import sys
 
 import mxnet as mx
 
-from charrnn import threads
-from charrnn.cuda import gpu_is_supported
+from charrnn import core_share, threads
+from charrnn.cuda import gpu_is_supported, is_cuda_build, mxnet_distribution
 from charrnn.errors import CharrnnError, reason
 
 _CTX_SPEC = re.compile(r"^(cpu|gpu)(?::(\d+(?:,\d+)*))?$")
@@ -22,12 +22,14 @@ def _check_gpu(index: int) -> None:
         raise CharrnnError(f"--ctx gpu:{index}: this machine has {count} GPU(s), numbered 0 to "
                            f"{count - 1}.")
     capability = mx.util.get_cuda_compute_capability(mx.gpu(index))
-    if not gpu_is_supported(capability):
+    # Only the published wheels stop at 8.x; an MXNet built elsewhere (an NGC container's,
+    # MXNET=system) may run newer GPUs.
+    if is_cuda_build(mxnet_distribution()) and not gpu_is_supported(capability):
         raise CharrnnError(
             f"GPU {index} has compute capability {capability / 10:.1f}, which the published MXNet "
             "1.9.1 CUDA wheels cannot run (they stop at 8.6 and carry no PTX; Hopper is 9.0). "
-            "Train on the CPU with --ctx cpu, or use an MXNet build for this GPU such as NVIDIA's "
-            "NGC MXNet container.")
+            "Train on the CPU with --ctx cpu, or use an MXNet built for this GPU: NVIDIA's "
+            "container nvcr.io/nvidia/mxnet:24.06-py3 with `make install MXNET=system`.")
 
 
 def default_device() -> tuple[mx.Context, str]:
@@ -72,6 +74,8 @@ def parse_contexts(spec: str | None) -> list[mx.Context]:
 def describe(contexts: list[mx.Context]) -> str:
     """'cpu(0), 2 threads' or 'gpu(0), gpu(1)': where training runs."""
     names = ", ".join(str(c) for c in contexts)
-    if all(c.device_type == "cpu" for c in contexts):
-        return f"{names}, {threads.describe()}"
-    return names
+    if not all(c.device_type == "cpu" for c in contexts):
+        return names
+    if core_share.applies(contexts):
+        return f"{names}, {threads.describe()} ({core_share.describe()})"
+    return f"{names}, {threads.describe()}"

@@ -13,9 +13,14 @@ from typing import Callable
 import click
 
 import charrnn
-from charrnn import cuda, threads
+from charrnn import compat, cuda, threads
 
 Echo = Callable[[str], None]
+
+# The one MXNet we know to run on Hopper and newer: NVIDIA's last NGC MXNet containers (24.05
+# and 24.06: MXNet 1.9.1 on CUDA 12.4, Ubuntu 22.04 with Python 3.10, compute capability 6.0+).
+NGC_WAY_OUT = ("run charrnn inside NVIDIA's container nvcr.io/nvidia/mxnet:24.06-py3 (MXNet "
+               "1.9.1 on CUDA 12.4, built for Hopper) with `make install MXNET=system`")
 
 
 def package_version(name: str) -> str:
@@ -44,13 +49,23 @@ def gpu_lines(gpus: list[cuda.Gpu], none_reason: str, cuda_build: bool) -> list[
     for gpu in gpus:
         if not gpu.supported:
             verdict = ("the published MXNet 1.9.1 wheels cannot run it (they stop at compute "
-                       "capability 8.x)")
+                       f"capability 8.x): {NGC_WAY_OUT}")
         elif cuda_build:
             verdict = "this build runs it"
         else:
             verdict = "this CPU build does not use it: `make install MXNET=cu112`"
         lines.append(f"{gpu.describe()}: {verdict}")
     return lines
+
+
+def numpy_report() -> str:
+    """The NumPy charrnn runs, and what charrnn/compat.py restored in it for MXNet."""
+    import numpy
+
+    restored = compat.RESTORED
+    names = f"{len(restored)} names MXNet reads restored (charrnn/compat.py)" if restored \
+        else "nothing to restore"
+    return f"{numpy.__version__} ({names})"
 
 
 def mxnet_report() -> tuple[str, str | None]:
@@ -79,10 +94,11 @@ def run_doctor(echo: Echo = click.echo, locate: cuda.Locate | None = None) -> in
     cuda_build = cuda.is_cuda_build(distribution)
     mxnet_line, problem = mxnet_report()
     rows = [("python", f"{platform.python_version()} ({sys.executable})"),
+            ("numpy", numpy_report()),
             ("charrnn", charrnn.__version__),
             ("mxnet", f"{'CUDA' if cuda_build else 'CPU'} build ({distribution or 'none'}), "
                       f"{mxnet_line}"),
-            *((name, package_version(name)) for name in ("gluonnlp", "numpy", "click")),
+            *((name, package_version(name)) for name in ("gluonnlp", "click")),
             ("processors", f"{threads.usable_cores()} usable, MXNet runs "
                            f"{threads.describe()}")]
     gpus, none_reason = cuda.nvidia_smi_gpus()

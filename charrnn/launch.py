@@ -67,8 +67,9 @@ def launch_local(command: list[str], workers: int, servers: int, timeout: float 
     env = {**os.environ, "DMLC_NUM_WORKER": str(workers), "DMLC_NUM_SERVER": str(servers),
            "DMLC_PS_ROOT_URI": "127.0.0.1", "DMLC_PS_ROOT_PORT": str(port),
            "DMLC_NODE_HOST": "127.0.0.1", "DMLC_JOB_CLUSTER": "local"}
-    # A server or the scheduler only needs to import mxnet: MXNet serves as it is imported.
-    serve = [sys.executable, "-c", "import mxnet"]
+    # A server or the scheduler only needs to import mxnet: MXNet serves as it is imported
+    # (after charrnn, which restores the names MXNet reads from NumPy 1).
+    serve = [sys.executable, "-c", "import charrnn, mxnet"]
     roles = [("scheduler", 0, serve)] + [("server", i, serve) for i in range(servers)] + \
             [("worker", i, worker_command(command)) for i in range(workers)]
     processes = []

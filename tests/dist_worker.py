@@ -7,7 +7,10 @@ import os
 import sys
 from pathlib import Path
 
+# isort: off
+import charrnn  # noqa: F401  (before MXNet: its threads, and the NumPy names it reads)
 import mxnet as mx
+# isort: on
 
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.distributed import Workers, create_kvstore

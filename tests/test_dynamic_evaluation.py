@@ -38,7 +38,9 @@ def test_an_untrained_model_learns_the_text_it_reads(tiny_corpus):
     corpus = load_corpus(tiny_corpus)
     model = initialized_model(ModelConfig(vocab_size=len(corpus.vocab), hidden=32, layers=1,
                                           dropout=0.0), [mx.cpu()], 0)
-    text = corpus.part("train")[:2000]
+    # 4,000 characters: 0.41x the static loss here, far from the bound on any host's rounding
+    # (2,000 gave 0.76x on one host and under 0.7x on another).
+    text = corpus.part("train")[:4000]
     static = evaluate(model, text, mx.cpu(), batch_size=1, seq_len=50)
     rms = gradient_rms(model, corpus.part("train"), mx.cpu(), windows=5)
     dynamic = evaluate_dynamic(model, text, mx.cpu(), rms, lr=3e-3, seq_len=50)

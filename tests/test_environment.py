@@ -101,44 +101,79 @@ def test_make_install_picks_the_build_the_gpus_can_run(tmp_path, name):
     if gpus:
         fake_nvidia_smi(bin_dir, gpus)
     plan = make_dry_run(tmp_path, f"{bin_dir}:{os.environ['PATH']}")
-    assert f'pip install --quiet -e ".[{extra},plot,serve,dev]"' in plan
+    assert 'pip install --quiet -e ".[plot,serve,dev]" "$(' in plan  # and the NumPy
+    assert f"scripts/install-mxnet {extra}" in plan
     why = next(line for line in plan.splitlines() if "installing MXNet's" in line)
     assert ("CUDA build" if extra == "cu112" else "CPU build") in why
+    if name == "H100":
+        assert "nvcr.io/nvidia/mxnet:24.06-py3 and make install MXNET=system" in why
     override = make_dry_run(tmp_path, f"{bin_dir}:{os.environ['PATH']}", "MXNET=cpu")
-    assert '".[cpu,plot,serve,dev]"' in override and "MXNET=cpu given" in override
+    assert "scripts/install-mxnet cpu" in override and "MXNET=cpu given" in override
 
 
 # -- a Python that MXNet runs on -------------------------------------------------------------
 
-def test_make_uses_the_systems_python_311_when_there_is_one(tmp_path):
-    chosen = subprocess.run([str(REPO / "scripts" / "find-python")], capture_output=True,
-                            text=True).stdout.strip()
-    if not chosen:
-        pytest.skip("no Python 3.8-3.11 on this machine's PATH")
-    plan = make_dry_run(tmp_path, os.environ["PATH"])
-    assert f"{chosen} -m venv {tmp_path}/venv" in plan
-    assert "uv venv" not in plan
+PYENV = Path.home() / ".pyenv" / "versions"
+TOOLS = ("make", "sh", "bash", "sed", "grep", "cut", "rm", "test", "awk", "cat", "head", "env")
 
 
-def path_without_python_for_mxnet(folder: Path) -> str:
-    """A PATH whose only Python says it is 3.12 (a stand-in: it is this 3.11 underneath)."""
-    folder.mkdir()
-    (folder / "python3").write_text(
-        "#!/bin/sh\ncase \"$*\" in *version_info*) echo 3.12; exit 0;; -V) echo Python 3.12.3;"
-        f" exit 0;; esac\nexec {os.path.realpath(sys.executable)} \"$@\"\n")
-    (folder / "python3").chmod(0o755)
-    for tool in ("make", "sh", "bash", "sed", "grep", "cut", "rm", "test", "awk", "cat"):
+def path_of_tools(folder: Path) -> str:
+    """`folder` as the whole PATH, with the tools make needs and no Python but its own."""
+    for tool in TOOLS:
         found = shutil.which(tool)
         if found:
             (folder / tool).symlink_to(found)
     return str(folder)
 
 
-@pytest.mark.slow
-def test_without_python_311_make_tries_uv_and_says_what_to_install(tmp_path):
-    path = path_without_python_for_mxnet(tmp_path / "bin")
+def path_with_only(folder: Path, python: Path) -> str:
+    """A PATH whose one Python is `python`, as `python3` (as on Ubuntu 24.04 or Debian 13)."""
+    folder.mkdir()
+    (folder / "python3").symlink_to(python)
+    return path_of_tools(folder)
+
+
+def interpreters() -> list[Path]:
+    """This machine's Pythons 3.11-3.13 (pyenv's, as on this project's CI image)."""
+    found = sorted(PYENV.glob("3.1[1-3].*/bin/python3.1[1-3]"))
+    return found or [Path(os.path.realpath(sys.executable))]
+
+
+@pytest.mark.parametrize("python", interpreters(), ids=lambda p: p.name)
+def test_make_uses_the_machines_own_python3_when_charrnn_supports_it(tmp_path, python):
+    path = path_with_only(tmp_path / "bin", python)
     plan = make_dry_run(tmp_path, path)
-    assert "uv venv --quiet --seed --python 3.11" in plan
+    version = subprocess.run([str(python), "-V"], capture_output=True, text=True).stdout.strip()
+    assert f"creating {tmp_path}/venv with python3 ({version})" in plan
+    assert f"python3 -m venv  {tmp_path}/venv" in plan
+    assert "uv" not in plan
+
+
+def test_make_python_chooses_and_refuses_an_unsupported_one(tmp_path):
+    chosen = make_dry_run(tmp_path, os.environ["PATH"], f"PYTHON={sys.executable}")
+    assert f"{sys.executable} -m venv  {tmp_path}/venv" in chosen
+    old = tmp_path / "python2"
+    old.write_text("#!/bin/sh\necho Python 2.7.18\nexit 1\n")
+    old.chmod(0o755)
+    refused = make_dry_run(tmp_path, os.environ["PATH"], f"PYTHON={old}")
+    assert f"charrnn supports Python 3.9-3.13: PYTHON={old} is not one" in refused
+
+
+def path_without_supported_python(folder: Path) -> str:
+    """A PATH whose only Python says it is 3.8 (a stand-in: this Python underneath)."""
+    folder.mkdir()
+    (folder / "python3").write_text(
+        "#!/bin/sh\ncase \"$*\" in *version_info*) echo 3.8; exit 0;; -V) echo Python 3.8.18;"
+        f" exit 0;; esac\nexec {os.path.realpath(sys.executable)} \"$@\"\n")
+    (folder / "python3").chmod(0o755)
+    return path_of_tools(folder)
+
+
+@pytest.mark.slow
+def test_without_a_supported_python_make_tries_uv_and_says_what_to_install(tmp_path):
+    path = path_without_supported_python(tmp_path / "bin")
+    plan = make_dry_run(tmp_path, path)
+    assert "uv venv --quiet --seed --python 3.12" in plan
     # The real thing, with uv's Python downloads pointed at a port where nothing listens.
     result = subprocess.run(["make", "install", f"VENV={tmp_path}/venv"], cwd=REPO,
                             env=make_env(PATH=path,
@@ -147,7 +182,7 @@ def test_without_python_311_make_tries_uv_and_says_what_to_install(tmp_path):
     assert result.returncode != 0
     message = [line for line in result.stdout.splitlines() if "uv could not download" in line]
     assert len(message) == 1, result.stdout + result.stderr
-    assert "install python3.11 yourself" in message[0]
+    assert "install Python 3.9-3.13 yourself" in message[0]
     assert not (tmp_path / "venv").exists()
 
 
@@ -208,3 +243,11 @@ def test_doctor_runs_when_mxnet_cannot_be_imported():
     assert result.returncode == 1
     assert "not installed" in result.stdout and "device      none" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_make_install_mxnet_system_uses_the_installed_mxnet_as_it_is(tmp_path):
+    plan = make_dry_run(tmp_path, os.environ["PATH"], "MXNET=system")
+    assert "using the MXNet that python3 has (MXNET=system)" in plan
+    assert f"-m venv --system-site-packages {tmp_path}/venv" in plan
+    assert "install-mxnet" not in plan
+    assert "import charrnn, mxnet" in plan  # refused in one line when it has none
