@@ -24,7 +24,7 @@ class Table:
     def __init__(self, peer: bool):
         self.peer = peer
         self.rows: list[dict] = []
-        header = f"{'measurement':<46} {'charrnn':>12}  {'unit':<8}"
+        header = f"{'measurement':<52} {'charrnn':>12}  {'unit':<8}"
         if peer:
             header += f" {'PyTorch':>12}  {'ratio':>6}"
         click.echo(header + "\n" + "-" * len(header))
@@ -32,7 +32,7 @@ class Table:
     def add(self, what: str, value: float, unit: str, peer_value: float | None = None) -> None:
         row = {"measurement": what, "charrnn": round(value, 3), "unit": unit}
         digits = 3 if unit == "bpc" else 2 if unit == "x" else 1
-        line = f"{what:<46} {value:>12,.{digits}f}  {unit:<8}"
+        line = f"{what:<52} {value:>12,.{digits}f}  {unit:<8}"
         if peer_value is not None:
             row["pytorch"] = round(peer_value, 3)
             row["ratio"] = round(value / peer_value, 3)

@@ -66,8 +66,6 @@ class CoreShare:
         self.changes = 0
         self._agreeing = 0  # readings in a row that asked for more threads
         self._contexts = contexts
-        self._gomp = _libgomp()
-        self._pushed: list[_SyncFunc] = []  # alive until the engine has run them
         self._done = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="charrnn-core-share",
                                          daemon=True)
@@ -101,17 +99,23 @@ class CoreShare:
         if count == self.threads:
             return
         self.threads, self.changes = count, self.changes + 1
-        gomp = self._gomp
-
-        def run(_run_context: int, _param: int) -> None:
-            gomp.omp_set_num_threads(count)
-
-        function = _SyncFunc(run)
-        self._pushed = [*self._pushed[-7:], function]
         for context in self._contexts:
             device = _Context(1, context.device_id)  # 1: kCPU
             mx.base.check_call(mx.base._LIB.MXEnginePushSync(
-                function, None, None, ctypes.byref(device), None, 0, None, 0, None, 0, None))
+                _setter(count), None, None, ctypes.byref(device), None, 0, None, 0, None, 0,
+                None))
+
+
+# One function per thread count, kept for the life of the process: the engine may run a pushed
+# function after the CoreShare that pushed it is gone, and a freed one would crash it.
+_SETTERS: dict[int, _SyncFunc] = {}
+
+
+def _setter(count: int) -> _SyncFunc:
+    if count not in _SETTERS:
+        gomp = _libgomp()
+        _SETTERS[count] = _SyncFunc(lambda _run_context, _param: gomp.omp_set_num_threads(count))
+    return _SETTERS[count]
 
 
 def _busy_seconds() -> float:
