@@ -35,8 +35,9 @@ from charrnn.options import (
     split_settings,
 )
 from charrnn.progress import INTERRUPTED
-from charrnn.rundir import BEST, EVALUATION, RunDir
+from charrnn.rundir import BEST, RunDir
 from charrnn.stopping import StopRequest, stop_on_signals
+from charrnn.summary import summarize
 from charrnn.training import Reporter, TrainingLoop
 
 DEFAULT_SEED_TEXT = "The meaning of life is"
@@ -145,7 +146,7 @@ def train(ctx: click.Context, corpus: Path | None, out: Path | None,
                        f"  charrnn train --resume {run.path}")
         sys.exit(128 + (stop.signal or signal.SIGINT))
     if workers.chief:
-        best = min(row["val_bpc"] for row in run.metrics())
+        best = summarize(run, count_parameters(model)).best_val_bpc
         click.echo(f"{progress.stop_reason}; best validation {best:.3f} bits/char, saved in "
                    f"{run.path}")
         if sample_length:
@@ -310,24 +311,23 @@ def info(run_dir: Path) -> None:
     """Show the settings, size and progress of the model in RUN_DIR."""
     has_weights = (run_dir / BEST).is_file()
     model, _, run = runs.inspect_run(run_dir, params=BEST if has_weights else None)
-    model_config, config, corpus = run.config()
+    summary = summarize(run, count_parameters(model))
+    corpus = summary.corpus
     rows = [("run", str(run.path)),
-            ("model", ", ".join(f"{k} {v}" for k, v in to_dict(model_config).items())),
-            ("parameters", f"{count_parameters(model):,}"),
-            ("training", ", ".join(f"{k} {v}" for k, v in to_dict(config).items())),
+            ("model", ", ".join(f"{k} {v}" for k, v in to_dict(summary.model).items())),
+            ("parameters", f"{summary.parameters:,}"),
+            ("training", ", ".join(f"{k} {v}" for k, v in to_dict(summary.training).items())),
             ("corpus", f"{corpus.get('path')} ({corpus.get('chars', 0):,} characters, sha256 "
                        f"{str(corpus.get('sha256'))[:12]}..., split at {corpus.get('split')})")]
-    metrics = run.metrics()
-    if metrics:
-        best = min(metrics, key=lambda r: r["val_bpc"])
-        rows.append(("progress", f"epoch {metrics[-1]['epoch']}, step {metrics[-1]['step']}, "
-                                 f"{metrics[-1]['elapsed']:.0f} s"))
+    last, best = summary.last, summary.best
+    if last and best:
+        rows.append(("progress", f"epoch {last['epoch']}, step {last['step']}, "
+                                 f"{last['elapsed']:.0f} s"))
         rows.append(("best", f"validation {best['val_bpc']:.4f} bits/char at epoch "
                              f"{best['epoch']}"))
-    if run.has(EVALUATION):
-        for split, scores in run.read_json(EVALUATION).items():
-            rows.append((split, f"{scores['bpc']:.4f} bits/char, accuracy "
-                                f"{scores['accuracy']:.2%} ({scores['chars']:,} characters)"))
+    for split, scores in summary.evaluations.items():
+        rows.append((split, f"{scores['bpc']:.4f} bits/char, accuracy "
+                            f"{scores['accuracy']:.2%} ({scores['chars']:,} characters)"))
     for name, value in rows:
         click.echo(f"{name:<11} {value}")
 

@@ -9,7 +9,6 @@ import dataclasses
 import json
 import platform
 from pathlib import Path
-from statistics import mean
 from typing import Any, Callable
 
 import mxnet as mx
@@ -25,6 +24,7 @@ from charrnn.plots import plot_runs
 from charrnn.progress import INTERRUPTED
 from charrnn.rundir import BEST, STATE, RunDir
 from charrnn.stopping import StopRequest
+from charrnn.summary import summarize
 from charrnn.training import Diverged, Reporter, TrainingLoop
 
 SAMPLE_LENGTH = 200
@@ -81,8 +81,8 @@ def train_one(path: Path, corpus_path: Path, config: ModelConfig, train_config: 
 def result_row(path: Path, corpus: Corpus, seed_text: str, temperature: float) -> dict[str, Any]:
     """The numbers of one finished run: the best weights scored on the test split."""
     model, vocab, run = runs.load_trained(path)
-    config, train_config, _ = run.config()
-    metrics = run.metrics()
+    summary = summarize(run, count_parameters(model))
+    config, train_config, metrics = summary.model, summary.training, summary.metrics
     test = evaluate(model, corpus.part("test"), mx.cpu(), train_config.eval_batch_size,
                     train_config.seq_len)
     run.record_evaluation("test", corpus, test)
@@ -90,10 +90,10 @@ def result_row(path: Path, corpus: Corpus, seed_text: str, temperature: float) -
     text = "".join(c[0] for c in sample(model, vocab, seed_ids, SAMPLE_LENGTH,
                                         temperature=temperature, seed=0))
     return {"model": config.model, "hidden": config.hidden, "layers": config.layers,
-            "parameters": count_parameters(model), "epochs": metrics[-1]["epoch"],
-            "wall_time_s": metrics[-1]["elapsed"],
-            "train_chars_per_s": round(mean(r["chars_per_s"] for r in metrics)),
-            "val_bpc": min(r["val_bpc"] for r in metrics), "test_bpc": test.bpc,
+            "parameters": summary.parameters, "epochs": summary.last["epoch"],
+            "wall_time_s": summary.last["elapsed"],
+            "train_chars_per_s": round(summary.mean_chars_per_s),
+            "val_bpc": summary.best_val_bpc, "test_bpc": test.bpc,
             "test_accuracy": test.accuracy, "sample": vocab.decode(seed_ids) + text,
             "run": str(path), "curve": [{k: r[k] for k in ("epoch", "elapsed", "val_bpc")}
                                         for r in metrics]}

@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 import click
 
-from charrnn.evaluation import bits
+from charrnn.scores import bits
 from charrnn.training import Reporter
 
 

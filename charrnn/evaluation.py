@@ -5,44 +5,16 @@ keeps learning from the text it has already scored (dynamic evaluation, Krause e
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import mxnet as mx
 import numpy as np
 
 from charrnn.batching import bptt_windows, check_long_enough, rnn_batch, to_device, window_lengths
 from charrnn.models import trainable_parameters
+from charrnn.scores import Metrics
 
 # The step of dynamic evaluation that scored the bundled corpus's validation split best
 # (1.805 bits/char for params/nietzsche-pretrained; 3e-5 gave 1.831, 1e-3 diverged).
 DYNAMIC_LR = 1e-4
-
-
-def bits(nats: float) -> float:
-    """Bits per character from a loss in nats per character: the one place it is computed."""
-    return nats / math.log(2)
-
-
-@dataclass(frozen=True)
-class Metrics:
-    """Mean cross-entropy per character, in nats, and what follows from it."""
-
-    loss: float
-    accuracy: float
-    chars: int
-
-    @property
-    def bpc(self) -> float:
-        return bits(self.loss)
-
-    @property
-    def perplexity(self) -> float:
-        return math.exp(min(self.loss, 700.0))
-
-    def as_dict(self, prefix: str = "") -> dict:
-        return {f"{prefix}loss": self.loss, f"{prefix}bpc": self.bpc,
-                f"{prefix}perplexity": self.perplexity, f"{prefix}accuracy": self.accuracy}
 
 
 def evaluate(model: mx.gluon.HybridBlock, ids: np.ndarray, ctx: mx.Context,

@@ -4,7 +4,7 @@ nothing is drawn and the callers say so in one line."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence, Tuple
+from typing import Sequence, Tuple
 
 Curve = Tuple[str, Sequence[dict]]  # a label and its metrics.jsonl rows
 
@@ -53,7 +53,3 @@ def plot_runs(curves: Sequence[Curve], path: Path, title: str) -> Path | None:
     figure.savefig(path, dpi=100)
     pyplot.close(figure)
     return path
-
-
-def label_of(run: Any) -> str:
-    return Path(str(run)).name

@@ -23,8 +23,8 @@ from charrnn.atomic import Writer, atomic_write, bytes_writer, json_writer
 from charrnn.config import ModelConfig, TrainConfig, from_dict, to_dict
 from charrnn.corpus import CharVocab, Corpus, PathLike
 from charrnn.errors import CharrnnError, reason
-from charrnn.evaluation import Metrics
 from charrnn.paramfile import read_shapes
+from charrnn.scores import Metrics
 
 CONFIG = "config.json"
 VOCAB = "vocab.json"

@@ -39,13 +39,14 @@ from charrnn.config import TrainConfig
 from charrnn.corpus import Corpus
 from charrnn.distributed import Workers
 from charrnn.errors import CharrnnError
-from charrnn.evaluation import Metrics, bits, evaluate
+from charrnn.evaluation import evaluate
 from charrnn.generation import corpus_line
 from charrnn.generation import sample as generate
 from charrnn.models import State, trainable_parameters
 from charrnn.plots import plot_runs
 from charrnn.progress import INTERRUPTED, Progress
 from charrnn.rundir import BEST, CURVES, SAMPLES, RunDir
+from charrnn.scores import Metrics, bits
 from charrnn.stopping import StopRequest
 
 _LOSS = gluon.loss.SoftmaxCrossEntropyLoss()

@@ -24,7 +24,7 @@ from starlette.routing import Route
 from charrnn import runs
 from charrnn.errors import CharrnnError
 from charrnn.models import count_parameters
-from charrnn.rundir import BEST, EVALUATION
+from charrnn.rundir import BEST
 from charrnn.serving.batcher import Batcher, Job, Sampling
 from charrnn.serving.game import PASSAGE, TEMPERATURE, Game
 from charrnn.serving.schema import (
@@ -35,6 +35,7 @@ from charrnn.serving.schema import (
     generate_fields,
     parse,
 )
+from charrnn.summary import summarize
 
 PAGE = Path(__file__).parent / "page"
 log = logging.getLogger("charrnn.serve")
@@ -84,17 +85,16 @@ class Service:
 
 
 def _model_info(run_dir: Path, model, run) -> dict[str, Any]:
-    model_config, _, corpus = run.config()
+    summary = summarize(run, count_parameters(model))
     info: dict[str, Any] = {
-        "run": Path(run_dir).name, "model": dict(vars(model_config)),
-        "parameters": count_parameters(model),
-        "size_bytes": run.file(BEST).stat().st_size, "corpus": corpus.get("path"),
-        "vocabulary": "".join(run.vocab(model_config.vocab_size).chars)}
-    if run.has(EVALUATION):
-        info["test_bpc"] = run.read_json(EVALUATION).get("test", {}).get("bpc")
-    metrics = run.metrics()
-    if metrics:
-        info["best_val_bpc"] = min(row["val_bpc"] for row in metrics)
+        "run": Path(run_dir).name, "model": dict(vars(summary.model)),
+        "parameters": summary.parameters,
+        "size_bytes": run.file(BEST).stat().st_size, "corpus": summary.corpus.get("path"),
+        "vocabulary": "".join(run.vocab(summary.model.vocab_size).chars)}
+    if summary.evaluations:
+        info["test_bpc"] = summary.test_bpc()
+    if summary.metrics:
+        info["best_val_bpc"] = summary.best_val_bpc
     return info
 
 

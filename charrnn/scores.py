@@ -1,0 +1,35 @@
+"""What a score is: a mean loss in nats per character, and the figures that follow from it.
+
+Pure Python, so that the run directory (rundir.py) records scores without depending on how
+they are computed (evaluation.py, with MXNet).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+def bits(nats: float) -> float:
+    """Bits per character from a loss in nats per character: the one place it is computed."""
+    return nats / math.log(2)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Mean cross-entropy per character, in nats, and what follows from it."""
+
+    loss: float
+    accuracy: float
+    chars: int
+
+    @property
+    def bpc(self) -> float:
+        return bits(self.loss)
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(min(self.loss, 700.0))
+
+    def as_dict(self, prefix: str = "") -> dict:
+        return {f"{prefix}loss": self.loss, f"{prefix}bpc": self.bpc,
+                f"{prefix}perplexity": self.perplexity, f"{prefix}accuracy": self.accuracy}
