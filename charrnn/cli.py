@@ -24,7 +24,7 @@ from charrnn.doctor import doctor
 from charrnn.errors import CharrnnError
 from charrnn.evaluation import DYNAMIC_LR, evaluate_dynamic, gradient_rms
 from charrnn.evaluation import evaluate as evaluate_ids
-from charrnn.generation import beam_search, corpus_line, sample
+from charrnn.generation import TEMPERATURE, beam_search, corpus_line, sample
 from charrnn.launch import LAUNCHERS, launch_local, launch_remote
 from charrnn.models import count_parameters, hybridize
 from charrnn.options import (
@@ -36,6 +36,7 @@ from charrnn.options import (
 )
 from charrnn.progress import INTERRUPTED
 from charrnn.rundir import BEST, RunDir
+from charrnn.serving.schema import MAX_LENGTH
 from charrnn.stopping import StopRequest, stop_on_signals
 from charrnn.summary import summarize
 from charrnn.training import Reporter, TrainingLoop
@@ -163,9 +164,9 @@ def _final_sample(run_dir: Path, seed_text: str, length: int, seed: int,
                                np.random.default_rng(seed))
     else:
         seed_ids = vocab.encode_seed(seed_text)
-    click.echo(f"\n--- sample ({length} characters, temperature 0.8) ---")
+    click.echo(f"\n--- sample ({length} characters, temperature {TEMPERATURE}) ---")
     console.stream(vocab.decode(seed_ids), (chars[0] for chars in sample(
-        model, vocab, seed_ids, length, temperature=0.8, seed=seed)))
+        model, vocab, seed_ids, length, temperature=TEMPERATURE, seed=seed)))
 
 
 def _given(ctx: click.Context, names: Iterable[str], options: dict[str, Any]) -> dict[str, Any]:
@@ -185,7 +186,7 @@ def _given(ctx: click.Context, names: Iterable[str], options: dict[str, Any]) ->
               default=None, help="Read the seed text from this UTF-8 file.")
 @click.option("--length", type=click.IntRange(min=0), default=300, show_default=True,
               help="Characters to generate after the seed text.")
-@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=0.8,
+@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=TEMPERATURE,
               show_default=True,
               help="Below 1: safer, more repetitive text; above 1: more surprising, more errors.")
 @click.option("--top-k", type=click.IntRange(min=0), default=0, show_default=True,
@@ -264,7 +265,7 @@ def _refuse_with_beam_search(ctx: click.Context) -> None:
                    "one step per 50 characters (Krause et al. 2018). Slower; reported apart.")
 @click.option("--dynamic-lr", type=POSITIVE_FLOAT, default=None,
               help="Step size of --dynamic, in units of each weight's RMS training gradient "
-                   "[default: 0.0001, chosen on the bundled corpus's validation split].")
+                   f"[default: {DYNAMIC_LR:g}, chosen on the bundled corpus's validation split].")
 @click.option("--record", is_flag=True,
               help="Keep the scores in RUN_DIR/evaluation.json (shown by `charrnn info`).")
 def evaluate(run_dir: Path, corpus: Path | None, part: str, batch_size: int | None,
@@ -341,7 +342,8 @@ def info(run_dir: Path) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--workers", type=POSITIVE, default=1, show_default=True,
               help="Server processes, each with the model and its own batch.")
-@click.option("--max-length", type=click.IntRange(1, 100_000), default=2000, show_default=True,
+@click.option("--max-length", type=click.IntRange(1, 100_000), default=MAX_LENGTH,
+              show_default=True,
               help="Most characters one request may ask for.")
 def serve(run_dir: Path, host: str, port: int, workers: int, max_length: int) -> None:
     """Serve the model in RUN_DIR: a JSON API and a page with a predictive keyboard, streamed
@@ -378,7 +380,7 @@ def _model_list(ctx: click.Context, param: click.Parameter, value: str) -> list[
               help="Continue an interrupted comparison in --out, skipping finished models.")
 @click.option("--sample-text", default=DEFAULT_SEED_TEXT, show_default=True,
               help="Seed text of every model's sample.")
-@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=0.8,
+@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=TEMPERATURE,
               show_default=True, help="Temperature of the samples.")
 @click.pass_context
 def compare(ctx: click.Context, corpus: Path | None, models: list[str], match_params: bool,

@@ -21,6 +21,11 @@ from charrnn.corpus import CharVocab
 # A sampling setting: one value for every row, or an array of one per row.
 Setting = Union[float, int, bool, np.ndarray]
 
+# The temperature charrnn samples at unless told otherwise (generate, compare, the sample that
+# ends a training): a little safer than the model's own distribution (1.0, what sample() and
+# the API default to).
+TEMPERATURE = 0.8
+
 
 def prime(model: gluon.HybridBlock, seed_ids: np.ndarray, num_samples: int,
           ctx: mx.Context | None = None):

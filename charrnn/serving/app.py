@@ -30,6 +30,7 @@ from charrnn.serving.game import PASSAGE, TEMPERATURE, Game
 from charrnn.serving.schema import (
     GUESS_FIELDS,
     MAX_BODY,
+    MAX_LENGTH,
     NEXT_FIELDS,
     BadRequest,
     generate_fields,
@@ -231,7 +232,7 @@ async def _crashed(request: Request, error: Exception) -> Response:
     return JSONResponse({"error": f"internal error: {type(error).__name__}"}, status_code=500)
 
 
-def create_app(run_dir: Path, max_length: int = 2000, game_secret: bytes | None = None,
+def create_app(run_dir: Path, max_length: int = MAX_LENGTH, game_secret: bytes | None = None,
                ) -> Starlette:
     app = Starlette(routes=[
         Route("/", _page("index.html", "text/html")),

@@ -9,6 +9,9 @@ from typing import Any
 
 MAX_BODY = 64 * 1024
 
+# Most characters one request may ask for, unless `charrnn serve --max-length` says otherwise.
+MAX_LENGTH = 2000
+
 
 class BadRequest(Exception):
     """A request the server refuses: the status, the message and the field at fault."""
