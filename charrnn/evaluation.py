@@ -32,7 +32,7 @@ def evaluate(model: mx.gluon.HybridBlock, ids: np.ndarray, ctx: mx.Context,
     for data, target in bptt_windows(columns, lengths):
         logits, state = model(to_device(data, ctx), state)
         target = to_device(target, ctx).reshape((-1,))
-        losses.append(_char_losses(logits, target).sum())
+        losses.append(char_losses(logits, target).sum())
         hits.append((mx.nd.argmax(logits, axis=1) == target).sum())
     return _metrics(losses, hits, sum(lengths) * batch_size)
 
@@ -74,11 +74,11 @@ def evaluate_dynamic(model: mx.gluon.HybridBlock, ids: np.ndarray, ctx: mx.Conte
     hits: list[mx.nd.NDArray] = []
     lengths = window_lengths(len(columns), seq_len)
     for data, target in bptt_windows(columns, lengths):
-        char_losses, hit_count, state = _scored_backward(model, data, target, state, ctx)
+        window_losses, hit_count, state = _scored_backward(model, data, target, state, ctx)
         for param, scale in zip(params, rms):
             weight = param.data(ctx)
             weight -= lr * param.grad(ctx) / scale
-        losses.append(char_losses.sum())
+        losses.append(window_losses.sum())
         hits.append(hit_count)
     return _metrics(losses, hits, sum(lengths))
 
@@ -91,13 +91,14 @@ def _scored_backward(model: mx.gluon.HybridBlock, data: np.ndarray, target: np.n
     target = to_device(target, ctx).reshape((-1,))
     with mx.autograd.record(train_mode=False):
         logits, state = model(to_device(data, ctx), state)
-        char_losses = _char_losses(logits, target)
-        mean_loss = char_losses.mean()
+        losses = char_losses(logits, target)
+        mean_loss = losses.mean()
     mean_loss.backward()
-    return char_losses, (mx.nd.argmax(logits, axis=1) == target).sum(), state
+    return losses, (mx.nd.argmax(logits, axis=1) == target).sum(), state
 
 
-def _char_losses(logits: mx.nd.NDArray, target: mx.nd.NDArray) -> mx.nd.NDArray:
+def char_losses(logits: mx.nd.NDArray, target: mx.nd.NDArray) -> mx.nd.NDArray:
+    """Each character's cross-entropy in nats: the one loss that training and scoring use."""
     return -mx.nd.pick(mx.nd.log_softmax(logits), target)
 
 

@@ -39,7 +39,7 @@ from charrnn.config import TrainConfig
 from charrnn.corpus import Corpus
 from charrnn.distributed import Workers
 from charrnn.errors import CharrnnError
-from charrnn.evaluation import evaluate
+from charrnn.evaluation import char_losses, evaluate
 from charrnn.generation import corpus_line
 from charrnn.generation import sample as generate
 from charrnn.models import State, trainable_parameters
@@ -49,7 +49,6 @@ from charrnn.rundir import BEST, CURVES, SAMPLES, RunDir
 from charrnn.scores import Metrics, bits
 from charrnn.stopping import StopRequest
 
-_LOSS = gluon.loss.SoftmaxCrossEntropyLoss()
 SAMPLE_LENGTH = 200
 
 
@@ -116,7 +115,7 @@ def forward_backward(model: gluon.Block, data: np.ndarray, target: np.ndarray,
     with autograd.record():
         for x, y, state in zip(inputs, targets, hidden):
             logits, state = model(x, state)
-            losses.append(_LOSS(logits, y.reshape((-1,))).sum() * scale)
+            losses.append(char_losses(logits, y.reshape((-1,))).sum() * scale)
             carried.append([s.detach() for s in state])
     autograd.backward(losses)
     total = mx.nd.add_n(*[loss.as_in_context(contexts[0]) for loss in losses])
