@@ -76,7 +76,9 @@ def fake_nvidia_smi(folder: Path, gpus: list[tuple[str, str]]) -> None:
     script.chmod(0o755)
 
 
-MAKE_VARIABLES = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MXNET")
+# A command line like `make test PYTHON=... VENV=...` (.ci/run's second suite) exports its
+# variables to the suite's environment too.
+MAKE_VARIABLES = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MXNET", "PYTHON", "VENV")
 
 
 def make_env(**extra: str) -> dict[str, str]:
