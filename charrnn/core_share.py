@@ -23,6 +23,8 @@ from charrnn import threads
 
 INTERVAL = 1.0  # seconds between two readings of /proc/stat
 UP_AFTER = 2  # readings in a row that must agree before threads are added back
+# What the startup line adds to '2 threads' where sharing applies.
+DESCRIPTION = "fewer while other processes keep cores busy"
 
 
 def threads_for(others: float, usable: int) -> int:
@@ -40,7 +42,7 @@ def applies(contexts: list[mx.Context]) -> bool:
     return (bool(os.environ.get("CHARRNN_SET_THREADS")) and threads.usable_cores() > 1
             and all(c.device_type == "cpu" for c in contexts)
             and os.environ.get("MXNET_CPU_WORKER_NTHREADS", "1") == "1"
-            and _libgomp() is not None)
+            and os.path.exists("/proc/stat") and _libgomp() is not None)
 
 
 def _libgomp() -> ctypes.CDLL | None:
@@ -63,7 +65,6 @@ class CoreShare:
     def __init__(self, contexts: list[mx.Context]):
         self.usable = threads.usable_cores()
         self.threads = threads.mxnet_threads()
-        self.changes = 0
         self._agreeing = 0  # readings in a row that asked for more threads
         self._contexts = contexts
         self._done = threading.Event()
@@ -98,7 +99,7 @@ class CoreShare:
     def _set(self, count: int) -> None:
         if count == self.threads:
             return
-        self.threads, self.changes = count, self.changes + 1
+        self.threads = count
         for context in self._contexts:
             device = _Context(1, context.device_id)  # 1: kCPU
             mx.base.check_call(mx.base._LIB.MXEnginePushSync(
@@ -134,7 +135,7 @@ def _busy_seconds() -> float:
 @contextmanager
 def sharing(contexts: list[mx.Context]) -> Iterator[CoreShare | None]:
     """A CoreShare watching while the block runs, where it applies (else None)."""
-    if not applies(contexts) or not os.path.exists("/proc/stat"):
+    if not applies(contexts):
         yield None
         return
     share = CoreShare(contexts)
@@ -144,7 +145,3 @@ def sharing(contexts: list[mx.Context]) -> Iterator[CoreShare | None]:
     finally:
         share.stop()
 
-
-def describe() -> str:
-    """What the startup line adds to '2 threads' when sharing applies."""
-    return "fewer while other processes keep cores busy"

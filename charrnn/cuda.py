@@ -38,6 +38,11 @@ WHEEL_COMPUTE_CAPABILITIES = (50, 60, 70, 80, 86)
 _SYSTEM_DIRS = ("/usr/local/cuda/lib64", "/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib",
                 "/usr/lib/wsl/lib")
 
+# The one MXNet we know to run on Hopper and newer: NVIDIA's last NGC MXNet containers (24.05
+# and 24.06: MXNet 1.9.1 on CUDA 12.4, Ubuntu 22.04 with Python 3.10, compute capability 6.0+).
+NGC_WAY_OUT = ("run charrnn inside NVIDIA's container nvcr.io/nvidia/mxnet:24.06-py3 (MXNet "
+               "1.9.1 on CUDA 12.4, built for Hopper) with `make install MXNET=system`")
+
 Locate = Callable[[str], Optional[str]]
 
 

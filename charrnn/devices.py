@@ -7,7 +7,7 @@ import sys
 import mxnet as mx
 
 from charrnn import core_share, threads
-from charrnn.cuda import gpu_is_supported, is_cuda_build, mxnet_distribution
+from charrnn.cuda import NGC_WAY_OUT, gpu_is_supported, is_cuda_build, mxnet_distribution
 from charrnn.errors import CharrnnError, reason
 
 _CTX_SPEC = re.compile(r"^(cpu|gpu)(?::(\d+(?:,\d+)*))?$")
@@ -28,8 +28,7 @@ def _check_gpu(index: int) -> None:
         raise CharrnnError(
             f"GPU {index} has compute capability {capability / 10:.1f}, which the published MXNet "
             "1.9.1 CUDA wheels cannot run (they stop at 8.6 and carry no PTX; Hopper is 9.0). "
-            "Train on the CPU with --ctx cpu, or use an MXNet built for this GPU: NVIDIA's "
-            "container nvcr.io/nvidia/mxnet:24.06-py3 with `make install MXNET=system`.")
+            f"Train on the CPU with --ctx cpu, or {NGC_WAY_OUT}.")
 
 
 def default_device() -> tuple[mx.Context, str]:
@@ -77,5 +76,5 @@ def describe(contexts: list[mx.Context]) -> str:
     if not all(c.device_type == "cpu" for c in contexts):
         return names
     if core_share.applies(contexts):
-        return f"{names}, {threads.describe()} ({core_share.describe()})"
+        return f"{names}, {threads.describe()} ({core_share.DESCRIPTION})"
     return f"{names}, {threads.describe()}"

@@ -17,12 +17,6 @@ from charrnn import compat, cuda, threads
 
 Echo = Callable[[str], None]
 
-# The one MXNet we know to run on Hopper and newer: NVIDIA's last NGC MXNet containers (24.05
-# and 24.06: MXNet 1.9.1 on CUDA 12.4, Ubuntu 22.04 with Python 3.10, compute capability 6.0+).
-NGC_WAY_OUT = ("run charrnn inside NVIDIA's container nvcr.io/nvidia/mxnet:24.06-py3 (MXNet "
-               "1.9.1 on CUDA 12.4, built for Hopper) with `make install MXNET=system`")
-
-
 def package_version(name: str) -> str:
     try:
         return metadata.version(name)
@@ -49,7 +43,7 @@ def gpu_lines(gpus: list[cuda.Gpu], none_reason: str, cuda_build: bool) -> list[
     for gpu in gpus:
         if not gpu.supported:
             verdict = ("the published MXNet 1.9.1 wheels cannot run it (they stop at compute "
-                       f"capability 8.x): {NGC_WAY_OUT}")
+                       f"capability 8.x): {cuda.NGC_WAY_OUT}")
         elif cuda_build:
             verdict = "this build runs it"
         else:
