@@ -1,6 +1,7 @@
 """The `charrnn` command line: train, generate, evaluate, info (and compare, prepare, launch)."""
 from __future__ import annotations
 
+import json
 import shlex
 import signal
 import sys
@@ -25,6 +26,8 @@ from charrnn.errors import CharrnnError
 from charrnn.evaluation import DYNAMIC_LR, evaluate_dynamic, gradient_rms
 from charrnn.evaluation import evaluate as evaluate_ids
 from charrnn.generation import TEMPERATURE, beam_search, corpus_line, sample
+from charrnn.inside import inspection
+from charrnn.inside.report import write_report as write_inspection
 from charrnn.launch import LAUNCHERS, launch_local, launch_remote
 from charrnn.models import count_parameters, hybridize
 from charrnn.options import (
@@ -331,6 +334,109 @@ def info(run_dir: Path) -> None:
                             f"{scores['accuracy']:.2%} ({scores['chars']:,} characters)"))
     for name, value in rows:
         click.echo(f"{name:<11} {value}")
+
+
+# -- inspect --------------------------------------------------------------------------------
+
+class BadInspection(click.ClickException):
+    """Bad input to `inspect`: one line and exit code 2, as click gives a bad option."""
+
+    exit_code = 2
+
+
+@cli.command("inspect")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path),
+                metavar="RUN [RUN_B] [TEXT]")
+@click.option("--text", "given_text", default=None,
+              help="Inspect this text instead of a file [default: RUN's test split].")
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for index.html and inspect.json [default: reports/inside-<run>].")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the figures as JSON instead of writing a report (with the "
+                   "activations and contexts of the --unit units).")
+@click.option("--pattern", "patterns", multiple=True, metavar="REGEX",
+              help="Also rank units for the characters inside this regular expression's "
+                   "matches (repeatable).")
+@click.option("--unit", "unit_specs", multiple=True, metavar="LAYER.STATE.UNIT",
+              help="A unit to show, as 1.c.42 (layer 1's cell state, unit 42) (repeatable).")
+@click.option("--strict", is_flag=True,
+              help="Refuse a text with characters outside the vocabulary instead of skipping "
+                   "them.")
+@click.option("--show", type=POSITIVE, default=inspection.SHOW, show_default=True,
+              help="Characters the report colours one by one (the figures cover the whole "
+                   "text).")
+@click.option("--ranked-chars", type=POSITIVE, default=inspection.RANKED, show_default=True,
+              help="Characters on which units are ranked: each unit's activation at each of "
+                   "them is kept in memory.")
+def inspect_command(paths: tuple[Path, ...], given_text: str | None, out: Path | None,
+                    as_json: bool, patterns: tuple[str, ...], unit_specs: tuple[str, ...],
+                    strict: bool, show: int, ranked_chars: int) -> None:
+    """Look inside the model in RUN: what each character of a text cost it, what each unit
+    does, which units track quotes, brackets, line position..., how its gates behave; with
+    RUN_B, where one model beats the other. Writes a self-contained index.html."""
+    try:
+        _inspect(paths, given_text, out, as_json, patterns, unit_specs, strict, show,
+                 ranked_chars)
+    except CharrnnError as error:
+        raise BadInspection(str(error)) from None
+
+
+def _inspect(paths: tuple[Path, ...], given_text: str | None, out: Path | None, as_json: bool,
+             patterns: tuple[str, ...], unit_specs: tuple[str, ...], strict: bool, show: int,
+             ranked_chars: int) -> None:
+    run_dirs = [p for p in paths if p.is_dir()]
+    files = [p for p in paths if not p.is_dir()]
+    if not run_dirs or len(run_dirs) > 2 or len(files) > 1 or (files and given_text is not None):
+        raise CharrnnError("give one or two run directories and at most one text (a file or "
+                           "--text), e.g. charrnn inspect RUN my_text.txt.")
+    subjects = [_inspected(run_dir) for run_dir in run_dirs]
+    units = inspection.parse_units(unit_specs, subjects[0].model)
+    if given_text is not None:
+        text, source = given_text, "--text"
+    elif files:
+        corpus_file = files[0]
+        if not corpus_file.exists():
+            raise CharrnnError(f"{corpus_file} does not exist: give a text file (or a run "
+                               "directory).")
+        text, source = decode_text(corpus_file.read_bytes(), str(corpus_file)), str(corpus_file)
+    else:
+        run = RunDir.open(run_dirs[0])
+        text = subjects[0].vocab.decode(runs.training_corpus(run, subjects[0].vocab).part("test"))
+        source = f"{run_dirs[0]}'s test split"
+    if not text:
+        raise CharrnnError(f"{source} is empty: give a text to inspect.")
+    found = inspection.inspect(subjects[0], text, patterns, subjects[1] if len(subjects) > 1
+                               else None, strict, show, ranked_chars)
+    if as_json:
+        click.echo(json.dumps(inspection.for_units(found, units), indent=1))
+        return
+    out = out or Path("reports") / f"inside-{run_dirs[0].resolve().name}"
+    title = f"Inside {subjects[0].name}" + (f" against {subjects[1].name}"
+                                            if len(subjects) > 1 else "") + f": {source}"
+    written = write_inspection(out, found, title)
+    figures = found.figures
+    click.echo(f"{source}: {figures['text_chars']:,} characters, {figures['bpc']:.4f} bits/char"
+               + (f" ({figures['skipped']:,} skipped: not in the vocabulary)"
+                  if figures["skipped"] else ""))
+    for prop in figures["properties"]:
+        if prop["best"]:
+            best = prop["best"][0]
+            click.echo(f"  {prop['name']:<28} unit {best['layer']}.{best['state']}."
+                       f"{best['unit']:<5} {best['score']:.3f} (permuted "
+                       f"{prop['baseline_permuted']:.3f}, untrained "
+                       f"{prop['baseline_untrained']:.3f})")
+    if "compare" in figures:
+        compared = figures["compare"]
+        gain = compared["gain_bits"]
+        click.echo(f"{compared['run']}: {compared['bpc']:.4f} bits/char; {subjects[0].name} "
+                   f"needs {abs(gain):,.0f} bits {'fewer' if gain >= 0 else 'more'} for the "
+                   "whole text")
+    click.echo("wrote " + ", ".join(str(p) for p in written))
+
+
+def _inspected(run_dir: Path) -> inspection.Inspected:
+    model, vocab, run = runs.load_trained(run_dir)
+    return inspection.inspected(run_dir.resolve().name, model, vocab, run)
 
 
 # -- serve ----------------------------------------------------------------------------------

@@ -334,28 +334,6 @@ def test_several_workers_share_the_port_and_any_scores_a_round(tmp_path):
 
 # -- the page, in a real browser --------------------------------------------------------------
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-
-
-@pytest.fixture
-def browser(tmp_path):
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("Debian's chromium and chromium-driver are not installed "
-                    "(apt-get install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1000,1300",
-                 f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=webdriver.ChromeService(str(CHROMEDRIVER)),
-                              options=options)
-    yield driver
-    driver.quit()
-
-
 def test_the_page_suggests_continues_and_plays_a_round(server, browser, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -380,6 +358,8 @@ def test_the_page_suggests_continues_and_plays_a_round(server, browser, tmp_path
     wait.until(lambda b: "chars/s" in b.find_element(By.ID, "status").text)
     assert len(text.get_attribute("value")) == len("The meaning of life") + 200
 
+    browser.find_element(By.ID, "tab-game").click()  # the game is the second tab
+    assert not browser.find_element(By.ID, "text").is_displayed()
     wait.until(lambda b: b.find_element(By.ID, "guess-human").is_enabled())
     passage = browser.find_element(By.ID, "game-text").text
     assert len(passage) > 100

@@ -32,6 +32,12 @@ class Stepper:
         """Logits (batch, vocab) after feeding one id per sample."""
         raise NotImplementedError
 
+    def activations(self) -> list[dict[str, np.ndarray]]:
+        """Per layer, what the last step computed, each (batch, units): the states (h, and c
+        for an LSTM; the unrolled model's hidden layer) and the gates. `charrnn inspect`
+        reads the model through this, so it needs no second implementation of the cells."""
+        raise NotImplementedError(f"{type(self).__name__} does not show its activations")
+
 
 class CharModel(gluon.HybridBlock):
     """The protocol: begin_state, state_info, forward(inputs, state) and stepper()."""

@@ -163,6 +163,7 @@ class RecurrentStepper(Stepper):
         self.w_out = np.ascontiguousarray(weights(model.decoder.weight).T)
         self.b_out = weights(model.decoder.bias)
         self.state: list[np.ndarray] = []
+        self.seen: list[dict[str, np.ndarray]] = []
 
     def set_state(self, state: list[np.ndarray]) -> None:
         """From the MXNet state: per layer (1, batch, hidden) arrays, h (and c for LSTM)."""
@@ -171,9 +172,13 @@ class RecurrentStepper(Stepper):
     def get_state(self) -> list[np.ndarray]:
         return [s[None] for s in self.state]
 
+    def activations(self) -> list[dict[str, np.ndarray]]:
+        return self.seen
+
     def step(self, ids: np.ndarray) -> np.ndarray:
         per_layer = 2 if self.mode == "lstm" else 1
         x = None
+        self.seen = []
         for i, (table, w_ih, b_ih, w_hh, b_hh) in enumerate(self.layers):
             projected = table[ids] if i == 0 else matmul(x, w_ih) + b_ih
             h = self.state[i * per_layer]
@@ -185,6 +190,8 @@ class RecurrentStepper(Stepper):
                 c = sig[:, n:2 * n] * c + sig[:, :n] * tanh[:, 2 * n:3 * n]
                 h = sig[:, 3 * n:] * np.tanh(c)
                 self.state[i * 2 + 1] = c
+                self.seen.append({"c": c, "h": h, "input": sig[:, :n],
+                                  "forget": sig[:, n:2 * n], "output": sig[:, 3 * n:]})
             elif self.mode == "gru":
                 recurrent = matmul(h, w_hh) + b_hh
                 n = h.shape[1]
@@ -192,9 +199,11 @@ class RecurrentStepper(Stepper):
                 candidate = np.tanh(projected[:, 2 * n:] + rz[:, :n] * recurrent[:, 2 * n:])
                 z = rz[:, n:]
                 h = (1 - z) * candidate + z * h
+                self.seen.append({"h": h, "reset": rz[:, :n], "update": z})
             else:
                 h = projected + matmul(h, w_hh)
                 h = np.maximum(h, 0) if self.mode == "rnn_relu" else np.tanh(h)
+                self.seen.append({"h": h})
             self.state[i * per_layer] = h
             x = h
         return matmul(x, self.w_out) + self.b_out

@@ -62,6 +62,7 @@ class UnrolledStepper(Stepper):
         self.w_out = np.ascontiguousarray(weights(model.output.weight).T)
         self.b_out = weights(model.output.bias)
         self.previous = np.zeros((1, 2), dtype=np.int64)
+        self.hidden = np.zeros((1, len(self.b_hh)), dtype=np.float32)
 
     def set_state(self, state: list[np.ndarray]) -> None:
         """From the MXNet state: a (2, batch) array of the previous two ids."""
@@ -76,4 +77,8 @@ class UnrolledStepper(Stepper):
         hidden += self.inputs[second]
         hidden = np.maximum(hidden @ self.w_hh + self.b_hh, 0) + self.inputs[ids]
         self.previous = np.stack([second, ids], axis=1)
+        self.hidden = hidden
         return hidden @ self.w_out + self.b_out
+
+    def activations(self) -> list[dict[str, np.ndarray]]:
+        return [{"hidden": self.hidden}]

@@ -16,6 +16,7 @@ from typing import Any, AsyncIterator
 
 import numpy as np
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -23,12 +24,14 @@ from starlette.routing import Route
 
 from charrnn import runs
 from charrnn.errors import CharrnnError
+from charrnn.inside import inspection
 from charrnn.models import count_parameters
 from charrnn.rundir import BEST
 from charrnn.serving.batcher import Batcher, Job, Sampling
 from charrnn.serving.game import PASSAGE, TEMPERATURE, Game
 from charrnn.serving.schema import (
     GUESS_FIELDS,
+    INSPECT_FIELDS,
     MAX_BODY,
     MAX_LENGTH,
     NEXT_FIELDS,
@@ -39,6 +42,7 @@ from charrnn.serving.schema import (
 from charrnn.summary import summarize
 
 PAGE = Path(__file__).parent / "page"
+INSIDE_PAGE = Path(inspection.__file__).parent / "page"  # the report's script, for the tab
 log = logging.getLogger("charrnn.serve")
 
 
@@ -50,6 +54,7 @@ class Service:
         self.max_length = max_length
         self.batcher = Batcher(model, self.vocab)
         self.info = _model_info(run_dir, model, run)
+        self.inside = inspection.inspected(self.info["run"], model, self.vocab, run)
         try:
             test = runs.training_corpus(run, self.vocab).part("test")
             self.game: Game | None = Game(test, self.vocab, game_secret)
@@ -179,6 +184,28 @@ async def next_chars(request: Request) -> Response:
                                    "p": round(float(probabilities[i]), 5)} for i in best]})
 
 
+async def inspect_text(request: Request) -> Response:
+    """What each character of `text` cost, the top 5 there and the `units`' activations;
+    with `figures`, every unit ranked as `charrnn inspect` does. Runs beside the batcher."""
+    service: Service = request.app.state.service
+    fields = parse(await read_body(request), INSPECT_FIELDS)
+    text = fields["text"]
+    if len(text) > service.max_length:
+        raise BadRequest(f"text is {len(text):,} characters; the limit is {service.max_length:,}"
+                         " (charrnn serve --max-length)", "text")
+    try:
+        units = inspection.parse_units(fields["units"], service.inside.model)
+    except CharrnnError as error:
+        raise BadRequest(str(error), "units") from None
+    try:
+        inspection.known_text(text, [service.vocab], strict=False)
+    except CharrnnError as error:
+        raise BadRequest(str(error), "text") from None
+    found = await run_in_threadpool(inspection.inspect, service.inside, text, show=len(text),
+                                    ranked=len(text) if fields["figures"] else 0)
+    return JSONResponse(inspection.for_units(found, units))
+
+
 async def game_round(request: Request) -> Response:
     service: Service = request.app.state.service
     if service.game is None:
@@ -213,9 +240,9 @@ async def model_info(request: Request) -> Response:
     return JSONResponse(request.app.state.service.info)
 
 
-def _page(name: str, media_type: str):
+def _page(name: str, media_type: str, folder: Path = PAGE):
     async def serve_file(request: Request) -> Response:
-        return FileResponse(PAGE / name, media_type=media_type)
+        return FileResponse(folder / name, media_type=media_type)
     return serve_file
 
 
@@ -238,6 +265,9 @@ def create_app(run_dir: Path, max_length: int = MAX_LENGTH, game_secret: bytes |
         Route("/", _page("index.html", "text/html")),
         Route("/app.js", _page("app.js", "text/javascript")),
         Route("/style.css", _page("style.css", "text/css")),
+        Route("/inside.js", _page("inside.js", "text/javascript", INSIDE_PAGE)),
+        Route("/inside.css", _page("inside.css", "text/css", INSIDE_PAGE)),
+        Route("/inspect", inspect_text, methods=["POST"]),
         Route("/generate", generate, methods=["POST"]),
         Route("/next", next_chars, methods=["POST"]),
         Route("/game/round", game_round),

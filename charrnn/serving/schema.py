@@ -58,7 +58,8 @@ class Field:
 
 REQUIRED = object()
 
-_KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+_KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+               list: "a list of strings"}
 
 
 def _is(value: Any, kind: type) -> bool:
@@ -67,6 +68,8 @@ def _is(value: Any, kind: type) -> bool:
                 and math.isfinite(value))
     if kind is int:
         return isinstance(value, int) and not isinstance(value, bool)
+    if kind is list:
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
     return isinstance(value, kind)
 
 
@@ -91,6 +94,12 @@ def generate_fields(max_length: int) -> dict[str, Field]:
 
 NEXT_FIELDS = {"text": Field(str, REQUIRED), "k": Field(int, 5, 1, 1000)}
 GUESS_FIELDS = {"round": Field(str, REQUIRED), "guess": Field(str, REQUIRED)}
+
+
+# `text` is bounded by `--max-length`, as a generation is; `units` are named as 1.c.42;
+# `figures` adds the rankings of every unit (a second pass, of an untrained twin: slower).
+INSPECT_FIELDS = {"text": Field(str, REQUIRED), "units": Field(list, []),
+                  "figures": Field(bool, False)}
 
 
 def parse(body: bytes, fields: dict[str, Field]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-// The charrnn page: a predictive keyboard, streamed continuation and a human-or-machine game,
-// all on the JSON API of `charrnn serve`. Plain JavaScript, no build step.
+// The charrnn page: a predictive keyboard, streamed continuation, a human-or-machine game and
+// a look inside the model (inside.js, the script of `charrnn inspect`'s report), all on the
+// JSON API of `charrnn serve`. Plain JavaScript, no build step.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -24,9 +25,33 @@ async function describeModel() {
   const score = info.test_bpc ? `, ${info.test_bpc.toFixed(3)} bits/char on its test split` : "";
   $("model").textContent = `${info.run}: ${m.layers} x ${m.hidden} ${m.model.toUpperCase()}, ` +
     `${info.parameters.toLocaleString()} parameters${score}`;
-  $("game").hidden = !info.game;
+  $("tab-game").hidden = !info.game;
   if (info.game) newRound();
 }
+
+// -- the tabs ----------------------------------------------------------------------------
+
+const tabs = [...document.querySelectorAll('[role="tab"]')];
+
+function selectTab(chosen) {
+  for (const tab of tabs) {
+    const selected = tab === chosen;
+    tab.setAttribute("aria-selected", String(selected));
+    tab.tabIndex = selected ? 0 : -1;
+    $(tab.getAttribute("aria-controls")).hidden = !selected;
+  }
+  chosen.focus();
+}
+
+tabs.forEach((tab) => {
+  tab.addEventListener("click", () => selectTab(tab));
+  tab.addEventListener("keydown", (event) => {  // arrow keys move between tabs (WAI-ARIA)
+    const visible = tabs.filter((t) => !t.hidden);
+    const step = {ArrowRight: 1, ArrowLeft: -1}[event.key];
+    if (!step) return;
+    selectTab(visible[(visible.indexOf(tab) + step + visible.length) % visible.length]);
+  });
+});
 
 // -- the keyboard ------------------------------------------------------------------------
 
@@ -161,6 +186,31 @@ $("guess-human").addEventListener("click", () => guess("human"));
 $("guess-machine").addEventListener("click", () => guess("machine"));
 $("next-round").addEventListener("click", newRound);
 $("reset-score").addEventListener("click", () => { score.right = score.played = 0; showScore(); });
+
+// -- inside the model --------------------------------------------------------------------
+
+async function inspectText() {
+  const typed = $("inside-input").value;  // the server skips and counts unknown characters
+  $("inspect").disabled = true;
+  $("inside-status").textContent = "inspecting…";
+  try {
+    const answer = await api("/inspect", {text: typed, figures: true});
+    const source = {
+      async unit(key) {
+        const {activations, contexts} = await api("/inspect", {text: typed, units: [key]});
+        return {values: activations[key], contexts: contexts[key]};
+      },
+    };
+    Inside.render($("inside-view"), {figures: answer, view: answer.view}, source);
+    $("inside-status").textContent = "";
+  } catch (error) {
+    $("inside-status").textContent = error.message;
+  } finally {
+    $("inspect").disabled = false;
+  }
+}
+
+$("inspect").addEventListener("click", inspectText);
 
 showScore();
 describeModel().catch((error) => { $("model").textContent = error.message; });
