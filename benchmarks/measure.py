@@ -21,6 +21,7 @@ from charrnn.training import make_trainer, train_step
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "data" / "nietzsche.txt"
+PRETRAINED = REPO / "params" / "nietzsche-pretrained"
 SEQ_LEN = 100
 
 
@@ -126,12 +127,30 @@ def encoding_rate(megabytes: int) -> float:
 
 def peak_rss_mb(command: list[str]) -> float:
     """Peak resident memory of `command`, in MB, measured by a parent that runs nothing else."""
-    probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
-             "capture_output=True); "
-             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    return timed_peak(command)[1]
+
+
+def timed_peak(command: list[str]) -> tuple[float, float]:
+    """Wall time in seconds and peak resident memory in MB of `command`."""
+    probe = ("import resource, subprocess, sys, time; start = time.perf_counter(); "
+             "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+             "print(time.perf_counter() - start, "
+             "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     out = subprocess.run([sys.executable, "-c", probe, *command], check=True,
-                         capture_output=True, text=True).stdout
-    return int(out) / 1024
+                         capture_output=True, text=True).stdout.split()
+    return float(out[0]), int(out[1]) / 1024
+
+
+def inspection_cost(megabytes: float) -> tuple[float, float]:
+    """`charrnn inspect params/nietzsche-pretrained` on a text of `megabytes` (the corpus
+    repeated): its wall time and peak memory."""
+    text = CORPUS.read_text(encoding="utf-8")
+    size = int(megabytes * 1_000_000)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "text.txt"
+        path.write_text((text * (size // len(text) + 1))[:size], encoding="utf-8")
+        return timed_peak([sys.executable, "-m", "charrnn", "inspect", str(PRETRAINED),
+                           str(path), "-o", f"{folder}/inside"])
 
 
 def training_peak_rss_mb(steps: int) -> float:

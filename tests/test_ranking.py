@@ -59,7 +59,7 @@ def test_a_probe_finds_a_linear_code_that_no_constant_does():
     features[:, 2] += count
     found = ranking.probes([properties.BINARY, properties.COUNT],
                            np.stack([inside, count], axis=1), features)
-    assert found[0]["score"] > 0.9 > found[0]["majority"] > 0.5
+    assert found[0]["score"] > 0.9 > found[0]["majority"] > 0.5 and found[0]["auroc"] > 0.95
     assert found[1]["score"] > 0.5 > 0.01 > found[1]["majority"]
 
 

@@ -331,7 +331,7 @@ def _rankings(properties: Sequence[Property], labels: dict[str, np.ndarray],
     return [_ranked(prop, labels[prop.name], scored[prop.name], permuted_best[prop.name],
                     untrained_best[prop.name],
                     max(({**found[i], "layer": layer} for layer, found in zip(layers, per_layer)),
-                        key=lambda probe: probe["score"]))
+                        key=lambda probe: (probe["score"], probe.get("auroc", 0))))
             for i, prop in enumerate(properties)]
 
 

@@ -189,10 +189,11 @@ const Inside = (() => {
         [unitButtonFor(u), ` ${fixed(u.score)} `])) : el("td", {}, "not in the text");
       body.append(el("tr", {}, el("th", {}, p.name),
         el("td", {}, p.kind === "binary" ? `${(p.positives * 100).toFixed(1)}%` :
-          `mean ${fixed(p.positives, 1)}`), best,
+          `mean ${fixed(p.positives, 2)}`), best,
         el("td", {}, fixed(p.baseline_permuted)), el("td", {}, fixed(p.baseline_untrained)),
-        el("td", {}, p.probe ? `${fixed(p.probe.score)} (${fixed(p.probe.majority)}), ` +
-          `layer ${p.probe.layer}` : "–")));
+        el("td", {}, p.probe ? `${fixed(p.probe.score)} (${fixed(p.probe.majority)})` +
+          (p.probe.auroc === undefined ? "" : `, AUROC ${fixed(p.probe.auroc)}`) +
+          `, layer ${p.probe.layer}` : "–")));
     }
     rankingTable.append(body);
 
@@ -224,8 +225,8 @@ const Inside = (() => {
       el("h3", {}, "Which units track what"),
       el("p", {className: "hint"}, "Binary properties: AUROC, either direction; counts: |r|. " +
         "Baselines: the best unit for labels permuted in blocks of 200 characters, and the " +
-        "best unit of an untrained model of the same shape. Probe: a least-squares fit on all " +
-        "units of a layer, first half to second (accuracy; counts R²), against a constant."),
+        "best unit of an untrained model of the same shape. Probe: a ridge fit on all units of " +
+        "a layer, first half to second (accuracy and AUROC; counts R²), against a constant."),
       rankingTable, contextBox);
     if ((figures.saturation || []).length) {
       root.append(el("h3", {}, "How the gates behave"),
