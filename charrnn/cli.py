@@ -384,6 +384,9 @@ def inspect_command(paths: tuple[Path, ...], given_text: str | None, out: Path |
 def _inspect(paths: tuple[Path, ...], given_text: str | None, out: Path | None, as_json: bool,
              patterns: tuple[str, ...], unit_specs: tuple[str, ...], strict: bool, show: int,
              ranked_chars: int) -> None:
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise CharrnnError(f"{missing[0]} does not exist: give a run directory or a text file.")
     run_dirs = [p for p in paths if p.is_dir()]
     files = [p for p in paths if not p.is_dir()]
     if not run_dirs or len(run_dirs) > 2 or len(files) > 1 or (files and given_text is not None):
@@ -395,9 +398,6 @@ def _inspect(paths: tuple[Path, ...], given_text: str | None, out: Path | None, 
         text, source = given_text, "--text"
     elif files:
         corpus_file = files[0]
-        if not corpus_file.exists():
-            raise CharrnnError(f"{corpus_file} does not exist: give a text file (or a run "
-                               "directory).")
         text, source = decode_text(corpus_file.read_bytes(), str(corpus_file)), str(corpus_file)
     else:
         run = RunDir.open(run_dirs[0])

@@ -75,3 +75,10 @@ def test_the_built_in_properties_label_each_position():
     assert marked("inside an upper-case word") == "........................^^...."
     assert marked("first character of a word") == "^..^..^..^...^..^.^..^..^....^"
     assert marked("after the end of a sentence") == "...........................^^."
+
+
+def test_a_text_without_line_breaks_has_no_line_position():
+    line = next(p for p in properties.BUILT_IN if p.name == "position in the line")
+    assert not line.label("one long line").any()
+    assert np.isnan(ranking.scores(properties.COUNT, line.label("abcdef"),
+                                   np.random.default_rng(0).normal(size=(6, 3)))).all()

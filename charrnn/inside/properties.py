@@ -55,9 +55,12 @@ def inside_quotes(text: str) -> np.ndarray:
 
 
 def position_in_line(text: str) -> np.ndarray:
-    """Characters since the last line break (0 at a line's first character)."""
+    """Characters since the last line break (0 at a line's first character); 0 throughout a
+    text without one, where it would only count characters."""
     codes = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
     breaks = np.flatnonzero(codes == ord("\n"))
+    if not len(breaks):
+        return np.zeros(len(text), dtype=np.int64)
     index = np.arange(len(text))
     last_break = np.concatenate([[-1], breaks])[np.searchsorted(breaks, index)]
     return index - last_break - 1
