@@ -1,4 +1,5 @@
-"""The resumable checkpoint: latest weights, optimizer state, carried hidden state, progress.
+"""The resumable checkpoint: latest weights, optimizer state, carried hidden state, progress;
+saved and restored here (the training loop calls `save` and `restore`).
 
 Its array files go into a fresh folder, checkpoints/<step>-<tag>/, and are fsynced; then
 state.json, which holds the progress and names each file with its sha256, replaces the old
@@ -14,20 +15,60 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Callable, Dict
 
 import mxnet as mx
 from mxnet import gluon
 
-from charrnn.atomic import Writer, json_writer
+from charrnn.atomic import Writer, arrays_writer, json_writer
+from charrnn.distributed import Workers
 from charrnn.errors import CharrnnError, reason
 from charrnn.models import State
 from charrnn.progress import Progress
 from charrnn.rundir import CHECKPOINTS, STATE, RunDir
+from charrnn.trainer_state import TrainerState
 
 WEIGHTS = "last.params"
 OPTIMIZER = "trainer.states"
 HIDDEN = "hidden.params"
+
+
+def save(run: RunDir, progress: Progress, model: gluon.Block, trainer: TrainerState,
+         hidden: list[State], contexts: list[mx.Context], workers: Workers) -> None:
+    """Commit the latest weights, the optimizer state, every worker's carried state and the
+    progress as one set. Every worker calls this together; worker 0 writes it."""
+    carried = workers.gather_columns(gather_hidden(hidden))
+    if not workers.chief:
+        return
+    commit(run, progress, {"optimizer_counts": trainer.counts(),
+                           "devices": len(contexts) * workers.count},
+           {WEIGHTS: model.save_parameters, OPTIMIZER: arrays_writer(trainer.arrays()),
+            HIDDEN: arrays_writer(hidden_arrays(carried))})
+
+
+def restore(run: RunDir, model: gluon.Block, trainer: TrainerState, fresh: list[State],
+            contexts: list[mx.Context], workers: Workers,
+            note: Callable[[str], None]) -> list[State]:
+    """Load the committed weights and optimizer state; return this worker's carried state
+    (`fresh`: a zero state of the right shapes, to check the saved one against)."""
+    _, state, folder = load(run)
+    devices = len(contexts) * workers.count
+    if workers.chief and state.get("devices", devices) != devices:
+        note(f"the run was trained on {state['devices']} device(s) and now continues on "
+             f"{devices}: dropout masks are drawn per device, so it goes on well but not bit "
+             "for bit as it would have.")
+    run.load_params(model, folder / WEIGHTS, contexts)
+    arrays = load_arrays(folder / OPTIMIZER)
+    trainer.check(arrays, folder / OPTIMIZER)
+    trainer.restore(arrays, state.get("optimizer_counts", {}), contexts)
+    carried = hidden_list(load_arrays(folder / HIDDEN))
+    expected = [(*a.shape[:1], a.shape[1] * workers.count, *a.shape[2:])
+                for a in gather_hidden(fresh)]
+    if [a.shape for a in carried] != expected:
+        raise CharrnnError(f"{folder / HIDDEN} holds states of shapes "
+                           f"{[a.shape for a in carried]}, not {expected}: the checkpoint does "
+                           "not belong to this run.")
+    return scatter_hidden(workers.own_columns(carried), contexts)
 
 
 def commit(run: RunDir, progress: Progress, extra: dict[str, Any],
@@ -135,52 +176,3 @@ def hidden_arrays(arrays: list[mx.nd.NDArray]) -> dict[str, mx.nd.NDArray]:
 
 def hidden_list(arrays: dict[str, mx.nd.NDArray]) -> list[mx.nd.NDArray]:
     return [arrays[str(k)] for k in range(len(arrays))]
-
-
-# -- the optimizer's state (gluon's Trainer.save_states pickles; this does not) ---------
-
-def optimizer_arrays(trainer: gluon.Trainer) -> dict[str, mx.nd.NDArray]:
-    """The optimizer's per-parameter state (e.g. Adam's moments) as named arrays."""
-    arrays = {}
-    for index, state in trainer._updaters[0].states.items():
-        parts = state if isinstance(state, (tuple, list)) else [state]
-        for k, part in enumerate(parts):
-            if part is not None:
-                arrays[f"{index}.{k}"] = part.as_in_context(mx.cpu())
-    return arrays
-
-
-def optimizer_counts(trainer: gluon.Trainer) -> dict[str, Any]:
-    optimizer = trainer._optimizer
-    counts = next(iter(optimizer._all_index_update_counts.values()), {})
-    return {"num_update": optimizer.num_update,
-            "index_update_count": {str(k): v for k, v in counts.items()}}
-
-
-def restore_optimizer(trainer: gluon.Trainer, arrays: dict[str, mx.nd.NDArray],
-                      counts: dict[str, Any], contexts: list[mx.Context]) -> None:
-    """Put saved optimizer state into every device's updater, and the update counts (Adam's
-    bias correction depends on them) into the optimizer."""
-    if not trainer._kv_initialized:
-        trainer._init_kvstore()
-    grouped: dict[int, dict[int, mx.nd.NDArray]] = {}
-    for key, array in arrays.items():
-        index, part = (int(x) for x in key.split("."))
-        grouped.setdefault(index, {})[part] = array
-    states = {index: (parts[0] if len(parts) == 1 else tuple(parts[k] for k in sorted(parts)))
-              for index, parts in grouped.items()}
-    for updater in trainer._updaters:
-        updater.states = {i: _copy_state(s) for i, s in states.items()}
-        updater.states_synced = dict.fromkeys(states, False)
-    optimizer = trainer._optimizer
-    optimizer.num_update = int(counts.get("num_update", 0))
-    index_counts = {int(k): int(v) for k, v in counts.get("index_update_count", {}).items()}
-    for ctx in contexts:
-        optimizer._all_index_update_counts[ctx.device_id] = dict(index_counts)
-    optimizer._index_update_count = optimizer._all_index_update_counts[contexts[0].device_id]
-
-
-def _copy_state(state):
-    if isinstance(state, tuple):
-        return tuple(s.copy() for s in state)
-    return state.copy()

@@ -45,16 +45,17 @@ class Progress:
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    # -- what happens to a run ---------------------------------------------------------------
+    # -- what happens to a run: one verb per event --------------------------------------------
 
-    def stepped(self, window_loss_sum: float, windows: int) -> None:
-        """`windows` optimizer steps done, their losses read back."""
-        self.loss_sum += window_loss_sum
-        self.loss_windows += windows
-
-    def advance(self) -> None:
+    def took_step(self) -> None:
+        """One optimizer step, on the epoch's next window."""
         self.window += 1
         self.step += 1
+
+    def read_losses(self, total: float, windows: int) -> None:
+        """The losses of `windows` steps, summing to `total`, came back from the device."""
+        self.loss_sum += total
+        self.loss_windows += windows
 
     def end_epoch(self, windows_per_epoch: int) -> bool:
         """Count the epoch if all its windows are done; True if it was."""
@@ -64,33 +65,57 @@ class Progress:
         self.window = 0
         return True
 
-    def mean_train_loss(self) -> float:
-        return self.loss_sum / max(self.loss_windows, 1)
-
     def restart_train_loss(self) -> None:
         self.loss_sum, self.loss_windows = 0.0, 0
 
-    def judge(self, val_loss: float, lr_decay: float, scheduled: bool) -> bool:
-        """Whether validation improved on the best so far. A scheduled evaluation (an epoch's
-        end) keeps the score: it records the best, or counts a bad epoch and decays the
-        learning rate. One taken only because training stopped (--max-steps, a signal, the
-        time budget) changes nothing, so that a run stopped and resumed decides as one that
-        never stopped."""
-        improved = self.best_val_loss is None or val_loss < self.best_val_loss
-        if scheduled and improved:
+    def keep_score(self, val_loss: float, lr_decay: float) -> None:
+        """A scheduled evaluation (an epoch's end, --eval-every): a new best resets patience;
+        anything else counts a bad evaluation and decays the rate. An evaluation taken only
+        because training stopped (--max-steps, a signal, the time budget) keeps nothing, so
+        that a run stopped and resumed decides as one that never stopped."""
+        if self.improves(val_loss):
             self.best_val_loss = val_loss
             self.bad_epochs = 0
-        elif scheduled:
+        else:
             self.bad_epochs += 1
-            self.lr *= lr_decay
-        return improved
+            self.decay(lr_decay)
+
+    def decay(self, lr_decay: float) -> None:
+        self.lr *= lr_decay
 
     def new_learning_rate(self, lr: float) -> None:
         """A new step size starts a new schedule: patience counts afresh."""
         self.lr = lr
         self.bad_epochs = 0
 
-    # -- when to stop ------------------------------------------------------------------------
+    def wrote_row(self) -> None:
+        """A row of metrics.jsonl: on resume, rows written after the checkpoint are dropped."""
+        self.rows += 1
+
+    def wrote_sample(self) -> None:
+        """A row of samples.jsonl (dropped on resume like the metrics' rows)."""
+        self.samples += 1
+
+    def timed(self, elapsed: float) -> None:
+        """Seconds of training and evaluation so far, for the time budget and the records."""
+        self.elapsed = elapsed
+
+    def stop(self, reason: str) -> None:
+        """Stop for `reason` (nothing if empty); the first reason given is the one kept."""
+        self.stop_reason = self.stop_reason or reason
+
+    def resumed(self) -> None:
+        """A resumed run goes on: the reason it stopped no longer holds."""
+        self.stop_reason = ""
+
+    # -- what it asks ------------------------------------------------------------------------
+
+    def improves(self, val_loss: float) -> bool:
+        """Whether `val_loss` beats the best validation loss so far."""
+        return self.best_val_loss is None or val_loss < self.best_val_loss
+
+    def mean_train_loss(self) -> float:
+        return self.loss_sum / max(self.loss_windows, 1)
 
     def finished(self, config: TrainConfig) -> str:
         """Why the run is complete under `config` (its epochs, patience); '' if it is not."""
@@ -100,10 +125,21 @@ class Progress:
             return f"completed {config.epochs} epochs"
         return ""
 
-    def limit_reached(self, config: TrainConfig) -> str:
-        """Why not to take another step: a limit of `config` that this progress has reached."""
+    def step_limit(self, config: TrainConfig) -> str:
         if config.max_steps and self.step >= config.max_steps:
             return f"reached --max-steps {config.max_steps}"
+        return ""
+
+    def time_limit(self, config: TrainConfig) -> str:
         if config.time_budget and self.elapsed >= config.time_budget:
-            return f"used the time budget of {config.time_budget:g} s"
-        return self.finished(config)
+            return time_budget_used(config)
+        return ""
+
+    def limit_reached(self, config: TrainConfig) -> str:
+        """Why not to take another step: a limit of `config` that this progress has reached."""
+        return self.step_limit(config) or self.time_limit(config) or self.finished(config)
+
+
+def time_budget_used(config: TrainConfig) -> str:
+    """The reason a job stops when any of its workers ran out of time."""
+    return f"used the time budget of {config.time_budget:g} s"

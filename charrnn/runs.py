@@ -137,7 +137,7 @@ def resume_run(path: PathLike, corpus_path: PathLike | None, given_model: dict[s
     overrides = {k: v for k, v in given_training.items() if k in RESUMABLE_OVERRIDES}
     train_config = TrainConfig(**{**to_dict(train_config), **overrides}).check()
     progress, _, folder = checkpoint.load(run)
-    progress.stop_reason = ""
+    progress.resumed()
     if "lr" in overrides:
         progress.new_learning_rate(overrides["lr"])
     vocab = run.vocab(model_config.vocab_size)

@@ -20,34 +20,19 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
 
-from charrnn import checkpoint
-from charrnn.atomic import arrays_writer
+from charrnn import checkpoint, evaluation, generation
 from charrnn.batching import bptt_windows, rnn_batch, to_device, window_lengths
-from charrnn.checkpoint import (
-    HIDDEN,
-    OPTIMIZER,
-    WEIGHTS,
-    gather_hidden,
-    hidden_arrays,
-    hidden_list,
-    optimizer_arrays,
-    optimizer_counts,
-    restore_optimizer,
-    scatter_hidden,
-)
 from charrnn.config import TrainConfig
 from charrnn.corpus import Corpus
 from charrnn.distributed import Workers
 from charrnn.errors import CharrnnError
-from charrnn.evaluation import char_losses, evaluate
-from charrnn.generation import corpus_line
-from charrnn.generation import sample as generate
 from charrnn.models import State, trainable_parameters
 from charrnn.plots import plot_runs
-from charrnn.progress import INTERRUPTED, Progress
+from charrnn.progress import INTERRUPTED, Progress, time_budget_used
 from charrnn.rundir import BEST, CURVES, SAMPLES, RunDir
 from charrnn.scores import Metrics, bits
 from charrnn.stopping import StopRequest
+from charrnn.trainer_state import TrainerState
 
 SAMPLE_LENGTH = 200
 
@@ -115,7 +100,7 @@ def forward_backward(model: gluon.Block, data: np.ndarray, target: np.ndarray,
     with autograd.record():
         for x, y, state in zip(inputs, targets, hidden):
             logits, state = model(x, state)
-            losses.append(char_losses(logits, y.reshape((-1,))).sum() * scale)
+            losses.append(evaluation.char_losses(logits, y.reshape((-1,))).sum() * scale)
             carried.append([s.detach() for s in state])
     autograd.backward(losses)
     total = mx.nd.add_n(*[loss.as_in_context(contexts[0]) for loss in losses])
@@ -156,6 +141,33 @@ def schedule(config: TrainConfig, step: int, windows_per_epoch: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
 
 
+class Throughput:
+    """Training characters per second since the last record, evaluations excluded."""
+
+    def __init__(self) -> None:
+        self.chars, self.seconds, self.since = 0, 0.0, None
+
+    def start(self) -> None:
+        self.since = time.time()
+
+    def pause(self) -> None:
+        if self.since is not None:
+            self.seconds += time.time() - self.since
+            self.since = None
+
+    def add(self, chars: int) -> None:
+        self.chars += chars
+
+    def rate(self) -> float:
+        running = time.time() - self.since if self.since is not None else 0.0
+        return self.chars / max(self.seconds + running, 1e-9)
+
+    def restart(self) -> None:
+        self.chars, self.seconds = 0, 0.0
+        if self.since is not None:
+            self.since = time.time()
+
+
 class TrainingLoop:
     """Trains `model` into `run` from `progress` on; `run()` returns when training stops."""
 
@@ -173,43 +185,50 @@ class TrainingLoop:
                                f"number of devices ({len(contexts)}).")
         self.columns = rnn_batch(self.workers.shard(corpus.part("train")), config.batch_size)
         self.trainer = make_trainer(model, config, contexts, progress.lr, self.workers.kvstore)
+        self.trainer_state = TrainerState(self.trainer)
         if self.workers.kvstore:
-            # gluon.Trainer creates its kvstore and broadcasts the weights lazily, in the first
-            # step, after the first forward and backward pass. Measured here, a worker then
-            # sometimes kept a zeroed weight (9 of 15 runs) and the workers silently diverged.
-            # Set the gradient scale, create the kvstore, broadcast worker 0's weights and
-            # wait for them before the first forward pass (30 of 30 runs agreed).
-            self.trainer._optimizer.rescale_grad = 1.0
-            self.trainer._init_kvstore()
-            self.trainer._init_params()
-            mx.nd.waitall()
+            self.trainer_state.start_kvstore()
         _build_graph(model, contexts)
         self.started = 0.0                       # time.time() when training began, in effect
         self.pending: list[mx.nd.NDArray] = []   # per-step losses not yet read back
-        self.chars = 0               # characters trained since the last record, the seconds it
-        self.seconds = 0.0           # took, and when the current stretch of steps began
-        self.tick = 0.0
-        self.evaluated_at = -1       # the step of the last evaluation
+        self.meter = Throughput()
+        self.evaluated_at = -1                   # the step of the last evaluation
 
     # -- the loop ------------------------------------------------------------------------
 
     def run(self) -> Progress:
-        """Epoch by epoch: windows -> steps -> evaluate -> record -> keep best or decay ->
-        decide -> checkpoint."""
-        progress = self.progress
+        """Epoch by epoch: window -> step -> (every N) evaluate -> record -> keep best or
+        decay -> decide -> checkpoint."""
+        progress, config = self.progress, self.config
         hidden = self.restore() if progress.step else None
         self.started = time.time() - progress.elapsed
-        progress.stop_reason = progress.limit_reached(self.config)
+        progress.stop(progress.limit_reached(config))
         while not progress.stop_reason:
             lengths = self.epoch_windows(progress.epoch)
             if not progress.window:
-                hidden = begin_states(self.model, self.config.batch_size, self.contexts)
+                hidden = begin_states(self.model, config.batch_size, self.contexts)
             self.reporter.epoch_started(progress.epoch + 1, len(lengths), progress.window)
-            hidden = self.train_windows(lengths, hidden)
+            self.meter.start()
+            for data, target in bptt_windows(self.columns, lengths, start=progress.window):
+                hidden = self.step(data, target, hidden, len(lengths))
+                if due(config.sample_every, progress.step):
+                    self.write_samples()
+                within_epoch = progress.window < len(lengths)  # an epoch's end evaluates anyway
+                if due(config.eval_every, progress.step) and within_epoch:
+                    self.evaluate(scheduled=True, windows=len(lengths))
+                    self.checkpoint(hidden)
+                elif due(config.checkpoint_every, progress.step):
+                    self.checkpoint(hidden)
+                if not progress.stop_reason:
+                    progress.stop(self.why_stop())
+                if progress.stop_reason:
+                    break
+            self.flush()
+            self.meter.pause()
             if progress.stop_reason != INTERRUPTED:
                 whole_epoch = progress.end_epoch(len(lengths))
                 if whole_epoch or self.evaluated_at != progress.step:
-                    self.evaluate_and_decide(whole_epoch, len(lengths))
+                    self.evaluate(scheduled=whole_epoch, windows=len(lengths))
             self.checkpoint(hidden)
         return progress
 
@@ -218,116 +237,96 @@ class TrainingLoop:
                else None)
         return window_lengths(len(self.columns), self.config.seq_len, rng)
 
-    def train_windows(self, lengths: list[int], hidden: list[State]) -> list[State]:
-        """The optimizer steps of one epoch from where it stands, until it ends or a stop."""
+    def step(self, data: np.ndarray, target: np.ndarray, hidden: list[State],
+             windows: int) -> list[State]:
+        """One optimizer step on one window; the losses are read back every --log-interval."""
         config, progress = self.config, self.progress
-        self.tick = time.time()
-        for data, target in bptt_windows(self.columns, lengths, start=progress.window):
-            mx.random.seed(mxnet_seed(config.seed, progress.step, self.workers.rank))
-            # With random lengths a shorter window takes a smaller step (AWD-LSTM).
-            scale = len(data) / config.seq_len if config.random_seq_len else 1.0
-            self.trainer.set_learning_rate(progress.lr * scale *
-                                           schedule(config, progress.step, len(lengths)))
-            hidden, loss = train_step(self.model, self.trainer, data, target, hidden,
-                                      self.contexts, config.clip, self.workers.count)
-            self.pending.append(loss)
-            progress.advance()
-            self.chars += data.size
-            if len(self.pending) >= config.log_interval:
-                self.flush()
-            if due(config.sample_every, progress.step):
-                self.flush()
-                self.sample()
-            evaluate_now = (due(config.eval_every, progress.step)
-                            and progress.window < len(lengths))  # epoch ends evaluate anyway
-            if evaluate_now:
-                self.flush()
-                self.evaluate_and_decide(True, len(lengths))
-            if evaluate_now or due(config.checkpoint_every, progress.step):
-                self.flush()
-                self.checkpoint(hidden)
-            if not progress.stop_reason:
-                progress.stop_reason = self.stop_reason()
-            if progress.stop_reason:
-                break
-        self.flush()
-        self.seconds += time.time() - self.tick
-        self.tick = 0.0
+        mx.random.seed(mxnet_seed(config.seed, progress.step, self.workers.rank))
+        # With random lengths a shorter window takes a smaller step (AWD-LSTM).
+        scale = len(data) / config.seq_len if config.random_seq_len else 1.0
+        self.trainer.set_learning_rate(self.rate(windows) * scale)
+        hidden, loss = train_step(self.model, self.trainer, data, target, hidden,
+                                  self.contexts, config.clip, self.workers.count)
+        self.pending.append(loss)
+        progress.took_step()
+        self.meter.add(data.size)
+        if len(self.pending) >= config.log_interval:
+            self.flush()
+            self.corpus.release()  # a memory-mapped corpus's pages, read and done with
         return hidden
 
-    def stop_reason(self) -> str:
+    def rate(self, windows_per_epoch: int) -> float:
+        """The learning rate now: the run's rate (after any decay) on its schedule."""
+        return self.progress.lr * schedule(self.config, self.progress.step, windows_per_epoch)
+
+    def why_stop(self) -> str:
         """Why to stop after this step, if at all; all workers of a job decide alike."""
         config, progress = self.config, self.progress
-        if config.max_steps and progress.step >= config.max_steps:
-            return f"reached --max-steps {config.max_steps}"
+        if progress.step_limit(config):
+            return progress.step_limit(config)
         if self.workers.count > 1 and progress.step % config.log_interval:
             return ""  # signals and clocks differ between workers: vote at logging steps only
-        progress.elapsed = time.time() - self.started
-        interrupted = self.stop.signal is not None
-        out_of_time = bool(config.time_budget and progress.elapsed >= config.time_budget)
-        interrupted, out_of_time = self.workers.total(interrupted, out_of_time)
+        self.clock()
+        interrupted, out_of_time = self.workers.total(self.stop.signal is not None,
+                                                      bool(progress.time_limit(config)))
         if interrupted:
             return INTERRUPTED
-        if out_of_time:
-            return f"used the time budget of {config.time_budget:g} s"
-        return ""
+        return time_budget_used(config) if out_of_time else ""
 
-    def chars_per_s(self) -> float:
-        """Training characters per second since the last record, evaluation excluded."""
-        running = time.time() - self.tick if self.tick else 0.0
-        return self.chars / max(self.seconds + running, 1e-9)
+    def clock(self) -> None:
+        self.progress.timed(time.time() - self.started)
 
     def flush(self) -> None:
-        """Read back pending losses (the one sync), check they are finite, report."""
+        """Read back the pending losses (the one synchronisation), check them, report."""
         if not self.pending:
             return
         losses = mx.nd.concat(*self.pending, dim=0).asnumpy().astype(np.float64)
-        first_step = self.progress.step - len(losses) + 1
         self.pending = []
-        bad = np.flatnonzero(~np.isfinite(losses))
-        if len(bad):
-            raise Diverged(
-                f"training diverged: the loss became {losses[bad[0]]} at step "
-                f"{first_step + bad[0]} (epoch {self.progress.epoch + 1}). The best checkpoint "
-                f"so far is kept. Try a lower --lr (now {self.progress.lr:g}) or --clip "
-                f"(now {self.config.clip:g}).")
-        self.corpus.release()
-        self.progress.stepped(float(losses.sum()), len(losses))
-        self.reporter.advanced(len(losses), float(losses.mean()),
-                               self.chars_per_s())
+        _check_finite(losses, self.progress, self.config)
+        self.progress.read_losses(float(losses.sum()), len(losses))
+        self.reporter.advanced(len(losses), float(losses.mean()), self.meter.rate())
 
     # -- evaluating and deciding ---------------------------------------------------------
 
-    def evaluate_and_decide(self, scheduled: bool, windows_per_epoch: int) -> None:
-        """Worker 0 scores the validation split, keeps the best weights (or, at a scheduled
-        evaluation, counts patience and decays the learning rate), records the row and
-        decides whether the run is finished; every worker then takes its learning rate and
-        verdict. Scheduled: an epoch's end or --eval-every; not: a stop."""
-        progress, config = self.progress, self.config
-        finished, lr = "", progress.lr
-        self.evaluated_at = progress.step
-        if self.workers.chief:
-            metrics = evaluate(self.model, self.corpus.part("val"), self.contexts[0],
-                               config.eval_batch_size, config.seq_len, config.eval_batches)
-            self.corpus.release()
-            improved = progress.judge(metrics.loss, config.lr_decay, scheduled)
-            if improved:
-                self.run_dir.save_params(self.model, BEST)
-            self.record(metrics, improved, windows_per_epoch)
-            finished = progress.finished(config)
-        # The verdict and whether the rate decayed cross the kvstore as float32 flags; each
-        # worker decays its own rate, so every worker's rate is exactly the chief's.
-        stop, decayed = self.workers.from_chief(bool(finished), progress.lr < lr)
+    def evaluate(self, scheduled: bool, windows: int) -> None:
+        """Worker 0 validates and decides; every worker then follows its verdict and rate.
+        Scheduled: an epoch's end or --eval-every; not: a stop."""
+        self.flush()
+        self.evaluated_at = self.progress.step
+        lr_before = self.progress.lr
+        verdict = self.validate(scheduled, windows) if self.workers.chief else ""
+        self.follow_chief(verdict, lr_before)
+
+    def validate(self, scheduled: bool, windows: int) -> str:
+        """Score the validation split, keep the best weights (and, when scheduled, the score:
+        patience and decay), record the row; why the run is finished, if it is."""
+        config, progress = self.config, self.progress
+        metrics = evaluation.evaluate(self.model, self.corpus.part("val"), self.contexts[0],
+                                      config.eval_batch_size, config.seq_len,
+                                      config.eval_batches)
+        self.corpus.release()
+        improved = progress.improves(metrics.loss)
+        if improved:
+            self.run_dir.save_params(self.model, BEST)
+        if scheduled:
+            progress.keep_score(metrics.loss, config.lr_decay)
+        self.record(metrics, improved, windows)
+        return progress.finished(config)
+
+    def follow_chief(self, verdict: str, lr_before: float) -> None:
+        """The verdict and whether the rate decayed cross the kvstore as float32 flags; each
+        worker decays its own rate, so every worker's rate is exactly the chief's."""
+        stop, decayed = self.workers.from_chief(bool(verdict), self.progress.lr < lr_before)
         if decayed and not self.workers.chief:
-            progress.lr *= config.lr_decay
-        self.trainer.set_learning_rate(progress.lr)
-        if not progress.stop_reason and stop:
-            progress.stop_reason = finished or "worker 0 ended the job"
+            self.progress.decay(self.config.lr_decay)
+        self.trainer.set_learning_rate(self.progress.lr)
+        if stop:
+            self.progress.stop(verdict or "worker 0 ended the job")
 
     def record(self, metrics: Metrics, improved: bool, windows_per_epoch: int) -> None:
-        """Append this evaluation to metrics.jsonl and show it."""
+        """Append this evaluation to metrics.jsonl, show it, redraw the curves."""
         progress = self.progress
-        progress.elapsed = time.time() - self.started
+        self.clock()
         epoch = progress.epoch + (round(progress.window / windows_per_epoch, 3)
                                   if progress.window else 0)
         train_loss = progress.mean_train_loss()
@@ -336,76 +335,60 @@ class TrainingLoop:
         row = {"epoch": epoch, "step": progress.step,
                "train_loss": train_loss, "train_bpc": bits(train_loss),
                "val_loss": metrics.loss, "val_bpc": metrics.bpc,
-               "val_accuracy": metrics.accuracy,
-               "lr": progress.lr * schedule(self.config, progress.step, windows_per_epoch),
-               "best": improved, "chars_per_s": round(self.chars_per_s()),
+               "val_accuracy": metrics.accuracy, "lr": self.rate(windows_per_epoch),
+               "best": improved, "chars_per_s": round(self.meter.rate()),
                "elapsed": round(progress.elapsed, 2)}
-        self.chars, self.seconds = 0, 0.0
-        self.tick = time.time() if self.tick else 0.0
+        self.meter.restart()
         self.run_dir.append_metrics(row)
-        progress.rows += 1
+        progress.wrote_row()
         self.reporter.epoch_ended(row)
         plot_runs([(self.run_dir.path.name, self.run_dir.metrics())],
                   self.run_dir.file(CURVES), f"charrnn: {self.run_dir.path.name}")
 
-    def sample(self) -> None:
+    def write_samples(self) -> None:
         """A short sample from the current weights at each temperature, kept in
         samples.jsonl; its seed is a line of the corpus chosen by (seed, step). NumPy draws
         only: MXNet's random stream, and so the run, is unchanged."""
+        self.flush()
         if not self.workers.chief:
             return
         vocab, step = self.corpus.vocab, self.progress.step
         rng = np.random.default_rng([self.config.seed, step])
-        seed_ids = corpus_line(self.corpus.part("train"), vocab.id_of("\n"), rng, 60)
+        seed_ids = generation.corpus_line(self.corpus.part("train"), vocab.id_of("\n"), rng,
+                                          60)
         for temperature in self.config.temperatures():
-            text = "".join(chars[0] for chars in generate(
+            text = "".join(chars[0] for chars in generation.sample(
                 self.model, vocab, seed_ids, SAMPLE_LENGTH, temperature=temperature,
                 seed=int(rng.integers(2 ** 31)), ctx=self.contexts[0]))
             row = {"step": step, "epoch": self.progress.epoch, "temperature": temperature,
                    "seed": vocab.decode(seed_ids), "text": text}
             self.run_dir.append_row(SAMPLES, row)
-            self.progress.samples += 1
+            self.progress.wrote_sample()
             self.reporter.sampled(row)
 
-    # -- checkpoints ---------------------------------------------------------------------
+    # -- checkpoints (checkpoint.py) -----------------------------------------------------
 
     def checkpoint(self, hidden: list[State]) -> None:
-        """Commit weights, optimizer state, every worker's carried state and the progress as
-        one set (see checkpoint.py). Every worker calls this together."""
-        carried = self.workers.gather_columns(gather_hidden(hidden))
-        if not self.workers.chief:
-            return
-        self.progress.elapsed = time.time() - self.started
-        devices = len(self.contexts) * self.workers.count
-        checkpoint.commit(self.run_dir, self.progress,
-                          {"optimizer_counts": optimizer_counts(self.trainer),
-                           "devices": devices}, {
-                              WEIGHTS: self.model.save_parameters,
-                              OPTIMIZER: arrays_writer(optimizer_arrays(self.trainer)),
-                              HIDDEN: arrays_writer(hidden_arrays(carried))})
+        self.flush()
+        self.clock()
+        checkpoint.save(self.run_dir, self.progress, self.model, self.trainer_state, hidden,
+                        self.contexts, self.workers)
 
     def restore(self) -> list[State]:
-        """Load the checkpoint's weights, optimizer state and this worker's carried state."""
-        _, state, folder = checkpoint.load(self.run_dir)
-        devices = len(self.contexts) * self.workers.count
-        if self.workers.chief and state.get("devices", devices) != devices:
-            self.reporter.note(f"the run was trained on {state['devices']} device(s) and now "
-                               f"continues on {devices}: dropout masks are drawn per device, "
-                               "so it goes on well but not bit for bit as it would have.")
-        self.run_dir.load_params(self.model, folder / WEIGHTS, self.contexts)
-        arrays = checkpoint.load_arrays(folder / OPTIMIZER)
-        _check_optimizer_shapes(self.trainer, arrays, folder / OPTIMIZER)
-        restore_optimizer(self.trainer, arrays, state.get("optimizer_counts", {}),
-                          self.contexts)
-        carried = hidden_list(checkpoint.load_arrays(folder / HIDDEN))
-        expected = [(*a.shape[:1], a.shape[1] * self.workers.count, *a.shape[2:]) for a in
-                    gather_hidden(begin_states(self.model, self.config.batch_size,
-                                               self.contexts))]
-        if [a.shape for a in carried] != expected:
-            raise CharrnnError(f"{folder / HIDDEN} holds states of shapes "
-                               f"{[a.shape for a in carried]}, not {expected}: the checkpoint "
-                               "does not belong to this run.")
-        return scatter_hidden(self.workers.own_columns(carried), self.contexts)
+        fresh = begin_states(self.model, self.config.batch_size, self.contexts)
+        return checkpoint.restore(self.run_dir, self.model, self.trainer_state, fresh,
+                                  self.contexts, self.workers, self.reporter.note)
+
+
+def _check_finite(losses: np.ndarray, progress: Progress, config: TrainConfig) -> None:
+    """Stop with the step and a way out at the first loss that is not a number."""
+    bad = np.flatnonzero(~np.isfinite(losses))
+    if len(bad):
+        first_step = progress.step - len(losses) + 1
+        raise Diverged(
+            f"training diverged: the loss became {losses[bad[0]]} at step "
+            f"{first_step + bad[0]} (epoch {progress.epoch + 1}). The best checkpoint so far is "
+            f"kept. Try a lower --lr (now {progress.lr:g}) or --clip (now {config.clip:g}).")
 
 
 def _build_graph(model: gluon.HybridBlock, contexts: list[mx.Context]) -> None:
@@ -414,13 +397,3 @@ def _build_graph(model: gluon.HybridBlock, contexts: list[mx.Context]) -> None:
     would shift the random stream of whichever step comes first in the process."""
     for ctx in contexts:
         model(to_device(np.zeros((1, 1)), ctx), model.begin_state(1, ctx))
-
-
-def _check_optimizer_shapes(trainer: gluon.Trainer, arrays: dict[str, mx.nd.NDArray],
-                            path: Any) -> None:
-    params = trainer._params
-    for key, array in arrays.items():
-        index = int(key.split(".")[0]) if key.split(".")[0].isdigit() else -1
-        if not 0 <= index < len(params) or array.shape != params[index].shape:
-            raise CharrnnError(f"{path} does not match the model's parameters ({key}): the "
-                               "checkpoint does not belong to this run.")
