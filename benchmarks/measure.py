@@ -16,7 +16,7 @@ from charrnn.config import ModelConfig, TrainConfig
 from charrnn.corpus import CharVocab, load_corpus
 from charrnn.evaluation import evaluate
 from charrnn.generation import sample
-from charrnn.runs import initialized_model, load_trained
+from charrnn.lifecycle import initialized_model, load_trained
 from charrnn.training import make_trainer, train_step
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,4 +1,5 @@
-"""The `charrnn` command line: train, generate, evaluate, info (and compare, prepare, launch)."""
+"""The `charrnn` command line: train, generate, evaluate, info, inspect (and compare, plot, serve,
+prepare, launch, doctor)."""
 from __future__ import annotations
 
 import json
@@ -13,19 +14,16 @@ import click
 import numpy as np
 from click.core import ParameterSource
 
-from charrnn import console, core_share, plots, runs
-from charrnn.compare import compare as compare_models
+from charrnn import console, core_share, evaluation, lifecycle, plots
+from charrnn.compare import compare_models, write_report
 from charrnn.compare import table as compare_table
-from charrnn.compare import write_report
 from charrnn.config import MODELS, ModelConfig, to_dict
-from charrnn.corpus import SPLITS, Corpus, decode_text, prepare_corpus
+from charrnn.corpus import DEFAULT_SPLIT, SPLITS, Corpus, decode_text, prepare_corpus
 from charrnn.devices import describe, parse_contexts
 from charrnn.distributed import Workers, create_kvstore
 from charrnn.doctor import doctor
 from charrnn.errors import CharrnnError
-from charrnn.evaluation import DYNAMIC_LR, evaluate_dynamic, gradient_rms
-from charrnn.evaluation import evaluate as evaluate_ids
-from charrnn.generation import TEMPERATURE, beam_search, corpus_line, sample
+from charrnn.generation import TEMPERATURE, beam_search, corpus_line, sample, seed_or_corpus_line
 from charrnn.inside import inspection
 from charrnn.inside.report import write_report as write_inspection
 from charrnn.launch import LAUNCHERS, launch_local, launch_remote
@@ -58,7 +56,20 @@ class Group(click.Group):
 
 POSITIVE = click.IntRange(min=1)
 POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
-CTX_HELP = "Device(s): cpu, gpu, gpu:1, or gpu:0,1,2,3 (cpu:0,1 too). Default: a GPU if any."
+LENGTH = 300  # characters of a sample: generate's, and the one that ends a training
+CTX_OPTION = click.option(
+    "--ctx", "ctx_spec", default=None,
+    help="Device(s): cpu, gpu, gpu:1, or gpu:0,1,2,3 (cpu:0,1 too). Default: a GPU if any.")
+
+
+def temperature_option(help: str):
+    return click.option("--temperature", type=click.FloatRange(0, min_open=True),
+                        default=TEMPERATURE, show_default=True, help=help)
+
+
+def sample_text_option(help: str):
+    return click.option("--sample-text", default=DEFAULT_SEED_TEXT, show_default=True,
+                        help=help)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"],
@@ -77,7 +88,7 @@ def cli() -> None:
 @cli.command()
 @click.argument("corpus", required=False, type=click.Path(path_type=Path))
 @setting_options()
-@click.option("--ctx", "ctx_spec", default=None, help=CTX_HELP)
+@CTX_OPTION
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Run directory [default: params/<corpus>-<model>].")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, metavar="RUN_DIR",
@@ -91,10 +102,9 @@ def cli() -> None:
               help="Train as one worker of a `charrnn launch` job, gradients summed by its "
                    "parameter servers. (Across the devices of one process, a kvstore is chosen "
                    "for you.)")
-@click.option("--sample-length", type=click.IntRange(min=0), default=300, show_default=True,
+@click.option("--sample-length", type=click.IntRange(min=0), default=LENGTH, show_default=True,
               help="Characters to generate from the best model at the end (0: none).")
-@click.option("--sample-text", default=DEFAULT_SEED_TEXT, show_default=True,
-              help="Seed text of that final sample.")
+@sample_text_option("Seed text of that final sample.")
 @click.pass_context
 def train(ctx: click.Context, corpus: Path | None, out: Path | None,
           resume: Path | None, overwrite: bool, init_from: Path | None, encoding: str,
@@ -114,17 +124,17 @@ def train(ctx: click.Context, corpus: Path | None, out: Path | None,
             raise click.UsageError("--resume continues a run; --overwrite and --init-from start "
                                    "one: pick one.")
         try:
-            run, data, model, progress, config = runs.resume_run(
+            run, data, model, progress, config = lifecycle.resume_run(
                 resume, corpus, _given(ctx, MODEL_SETTINGS, options),
                 _given(ctx, TRAIN_SETTINGS, options), contexts, write=workers.chief)
-        except runs.RunFinished as finished:
+        except lifecycle.RunFinished as finished:
             click.echo(str(finished))
             return
     else:
-        corpus = corpus or runs.default_corpus()
+        corpus = corpus or lifecycle.default_corpus()
         model_config = ModelConfig(**architecture, vocab_size=1)
         out = out or Path("params") / f"{corpus.stem}-{model_config.model}"
-        run, data, model, progress = runs.start_run(
+        run, data, model, progress = lifecycle.start_run(
             corpus, model_config.check(), config, out, overwrite, encoding, contexts,
             create=workers.chief, init_from=init_from,
             given_model=_given(ctx, MODEL_SETTINGS, options))
@@ -161,12 +171,9 @@ def _final_sample(run_dir: Path, seed_text: str, length: int, seed: int,
                   corpus: Corpus) -> None:
     """A taste of the best model, from the seed text if the corpus has its characters, else
     from a line of the corpus (the default English seed suits no Chinese text)."""
-    model, vocab, _ = runs.load_trained(run_dir)
-    if vocab.unknown(seed_text):
-        seed_ids = corpus_line(corpus.part("train"), vocab.id_of("\n"),
-                               np.random.default_rng(seed))
-    else:
-        seed_ids = vocab.encode_seed(seed_text)
+    model, vocab, _ = lifecycle.load_trained(run_dir)
+    seed_ids = seed_or_corpus_line(vocab, seed_text, corpus.part("train"),
+                                   np.random.default_rng(seed))
     click.echo(f"\n--- sample ({length} characters, temperature {TEMPERATURE}) ---")
     console.stream(vocab.decode(seed_ids), (chars[0] for chars in sample(
         model, vocab, seed_ids, length, temperature=TEMPERATURE, seed=seed)))
@@ -187,11 +194,10 @@ def _given(ctx: click.Context, names: Iterable[str], options: dict[str, Any]) ->
                    "random line of the training corpus, chosen by --seed].")
 @click.option("--seed-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Read the seed text from this UTF-8 file.")
-@click.option("--length", type=click.IntRange(min=0), default=300, show_default=True,
+@click.option("--length", type=click.IntRange(min=0), default=LENGTH, show_default=True,
               help="Characters to generate after the seed text.")
-@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=TEMPERATURE,
-              show_default=True,
-              help="Below 1: safer, more repetitive text; above 1: more surprising, more errors.")
+@temperature_option("Below 1: safer, more repetitive text; above 1: more surprising, more "
+                    "errors.")
 @click.option("--top-k", type=click.IntRange(min=0), default=0, show_default=True,
               help="Sample only among the K most likely characters (0: all of them).")
 @click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0,
@@ -220,11 +226,11 @@ def generate(ctx: click.Context, run_dir: Path, seed_text: str | None, seed_file
                                    "(the best beams are printed).")
     if seed_text is not None and seed_file is not None:
         raise click.UsageError("give the seed as --seed-text or --seed-file, not both.")
-    model, vocab, run = runs.load_trained(run_dir)
+    model, vocab, run = lifecycle.load_trained(run_dir)
     if seed_file is not None:
         seed_text = decode_text(seed_file.read_bytes(), f"--seed-file {seed_file}")
     if seed_text is None:
-        seed_ids = corpus_line(runs.training_corpus(run, vocab).part("train"),
+        seed_ids = corpus_line(lifecycle.training_corpus(run, vocab).part("train"),
                                vocab.id_of("\n"), np.random.default_rng(seed))
     else:
         seed_ids = vocab.encode_seed(seed_text, skip_unknown)
@@ -262,13 +268,14 @@ def _refuse_with_beam_search(ctx: click.Context) -> None:
               show_default=True, help="Which part of the corpus to score (all: the whole text).")
 @click.option("--batch-size", type=POSITIVE, default=None,
               help="Columns scored in parallel [default: the run's --eval-batch-size].")
-@click.option("--ctx", "ctx_spec", default=None, help=CTX_HELP)
+@CTX_OPTION
 @click.option("--dynamic", is_flag=True,
               help="Dynamic evaluation: the model keeps learning from the text it has scored, "
                    "one step per 50 characters (Krause et al. 2018). Slower; reported apart.")
 @click.option("--dynamic-lr", type=POSITIVE_FLOAT, default=None,
               help="Step size of --dynamic, in units of each weight's RMS training gradient "
-                   f"[default: {DYNAMIC_LR:g}, chosen on the bundled corpus's validation split].")
+                   f"[default: {evaluation.DYNAMIC_LR:g}, chosen on the bundled corpus's "
+                   "validation split].")
 @click.option("--record", is_flag=True,
               help="Keep the scores in RUN_DIR/evaluation.json (shown by `charrnn info`).")
 def evaluate(run_dir: Path, corpus: Path | None, part: str, batch_size: int | None,
@@ -280,25 +287,22 @@ def evaluate(run_dir: Path, corpus: Path | None, part: str, batch_size: int | No
     if dynamic_lr is not None and not dynamic:
         raise click.UsageError("--dynamic-lr is the step size of --dynamic: add --dynamic.")
     ctx = parse_contexts(ctx_spec)[0]
-    model, vocab, run = runs.load_trained(run_dir, ctx)
+    model, vocab, run = lifecycle.load_trained(run_dir, ctx)
     _, config, _ = run.config()
-    data = runs.training_corpus(run, vocab, corpus)
+    data = lifecycle.training_corpus(run, vocab, corpus)
     ids = data.ids if part == "all" else data.part(part)
     model = hybridize(model)
     scored = f"{part} split"
     with core_share.sharing([ctx]):
         if dynamic:
-            dynamic_lr = dynamic_lr or DYNAMIC_LR
-            rms = gradient_rms(model, data.part("train"), ctx)
-            metrics = evaluate_dynamic(model, ids, ctx, rms, dynamic_lr)
+            dynamic_lr = dynamic_lr or evaluation.DYNAMIC_LR
+            rms = evaluation.gradient_rms(model, data.part("train"), ctx)
+            metrics = evaluation.evaluate_dynamic(model, ids, ctx, rms, dynamic_lr)
         else:
-            metrics = evaluate_ids(model, ids, ctx, batch_size or config.eval_batch_size,
-                                   config.seq_len)
+            metrics = evaluation.evaluate(model, ids, ctx, batch_size or config.eval_batch_size,
+                                          config.seq_len)
     if dynamic:
-        if not metrics.loss < np.log(len(vocab)):
-            raise CharrnnError(f"dynamic evaluation diverged: {metrics.bpc:.4g} bits/char, worse "
-                               f"than a uniform guess; use a smaller --dynamic-lr (now "
-                               f"{dynamic_lr:g}).")
+        evaluation.check_dynamic(metrics, len(vocab), dynamic_lr)
         part, scored = f"{part}-dynamic", f"{scored} (dynamic evaluation, lr {dynamic_lr:g})"
     if record:
         run.record_evaluation(part, data, metrics)
@@ -314,7 +318,7 @@ def evaluate(run_dir: Path, corpus: Path | None, part: str, batch_size: int | No
 def info(run_dir: Path) -> None:
     """Show the settings, size and progress of the model in RUN_DIR."""
     has_weights = (run_dir / BEST).is_file()
-    model, _, run = runs.inspect_run(run_dir, params=BEST if has_weights else None)
+    model, _, run = lifecycle.open_run(run_dir, params=BEST if has_weights else None)
     summary = summarize(run, count_parameters(model))
     corpus = summary.corpus
     rows = [("run", str(run.path)),
@@ -400,8 +404,9 @@ def _inspect(paths: tuple[Path, ...], given_text: str | None, out: Path | None, 
         corpus_file = files[0]
         text, source = decode_text(corpus_file.read_bytes(), str(corpus_file)), str(corpus_file)
     else:
-        run = RunDir.open(run_dirs[0])
-        text = subjects[0].vocab.decode(runs.training_corpus(run, subjects[0].vocab).part("test"))
+        vocab = subjects[0].vocab
+        text = vocab.decode(lifecycle.training_corpus(RunDir.open(run_dirs[0]), vocab)
+                            .part("test"))
         source = f"{run_dirs[0]}'s test split"
     if not text:
         raise CharrnnError(f"{source} is empty: give a text to inspect.")
@@ -435,7 +440,7 @@ def _inspect(paths: tuple[Path, ...], given_text: str | None, out: Path | None, 
 
 
 def _inspected(run_dir: Path) -> inspection.Inspected:
-    model, vocab, run = runs.load_trained(run_dir)
+    model, vocab, run = lifecycle.load_trained(run_dir)
     return inspection.inspected(run_dir.resolve().name, model, vocab, run)
 
 
@@ -476,7 +481,7 @@ def _model_list(ctx: click.Context, param: click.Parameter, value: str) -> list[
 @click.option("--models", default=",".join(("unrolled", "rnn_relu", "rnn_tanh", "gru", "lstm")),
               show_default=True, callback=_model_list, help="Comma-separated models to train.")
 @setting_options("model")
-@click.option("--ctx", "ctx_spec", default=None, help=CTX_HELP)
+@CTX_OPTION
 @click.option("--match-params", is_flag=True,
               help="Size each model's hidden layer to the parameter count of the first "
                    "recurrent model listed, so cells are compared at equal size.")
@@ -484,10 +489,8 @@ def _model_list(ctx: click.Context, param: click.Parameter, value: str) -> list[
               help="Report folder [default: reports/<corpus>-<date>].")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted comparison in --out, skipping finished models.")
-@click.option("--sample-text", default=DEFAULT_SEED_TEXT, show_default=True,
-              help="Seed text of every model's sample.")
-@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=TEMPERATURE,
-              show_default=True, help="Temperature of the samples.")
+@sample_text_option("Seed text of every model's sample.")
+@temperature_option("Temperature of the samples.")
 @click.pass_context
 def compare(ctx: click.Context, corpus: Path | None, models: list[str], match_params: bool,
             out: Path | None, resume: bool, sample_text: str, temperature: float,
@@ -500,7 +503,7 @@ def compare(ctx: click.Context, corpus: Path | None, models: list[str], match_pa
     """
     contexts = parse_contexts(ctx_spec)
     architecture, config = split_settings(options)
-    corpus = corpus or runs.default_corpus()
+    corpus = corpus or lifecycle.default_corpus()
     out = out or Path("reports") / f"{corpus.stem}-{date.today().isoformat()}"
     out.mkdir(parents=True, exist_ok=True)
     stop = StopRequest()
@@ -574,7 +577,8 @@ def _fractions(ctx: click.Context, param: click.Parameter, value: str) -> tuple[
 @click.argument("corpus", type=click.Path(path_type=Path))
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
               help="Folder for ids.npy, vocab.json and meta.json.")
-@click.option("--split", "fractions", default="0.9,0.05,0.05", show_default=True,
+@click.option("--split", "fractions", default=",".join(f"{f:g}" for f in DEFAULT_SPLIT),
+              show_default=True,
               callback=_fractions, help="Train, validation and test fractions.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of CORPUS.")
 def prepare(corpus: Path, out: Path, fractions: tuple[float, ...], encoding: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import mxnet as mx
 
-from charrnn import runs
+from charrnn import lifecycle
 from charrnn.config import RECURRENT_MODELS, ModelConfig, TrainConfig
 from charrnn.corpus import Corpus, load_corpus
 from charrnn.errors import CharrnnError
@@ -67,10 +67,10 @@ def finished(path: Path) -> bool:
 def train_one(path: Path, corpus_path: Path, config: ModelConfig, train_config: TrainConfig,
               contexts: list[mx.Context], reporter: Reporter, stop: StopRequest) -> None:
     if RunDir(path).has(STATE):
-        run, corpus, model, progress, train_config = runs.resume_run(path, corpus_path, {}, {},
+        run, corpus, model, progress, train_config = lifecycle.resume_run(path, corpus_path, {}, {},
                                                                      contexts)
     else:
-        run, corpus, model, progress = runs.start_run(corpus_path, config, train_config, path,
+        run, corpus, model, progress = lifecycle.start_run(corpus_path, config, train_config, path,
                                                       False, "utf-8", contexts)
     try:
         TrainingLoop(model, corpus, train_config, contexts, run, progress, reporter, stop).run()
@@ -80,7 +80,7 @@ def train_one(path: Path, corpus_path: Path, config: ModelConfig, train_config: 
 
 def result_row(path: Path, corpus: Corpus, seed_text: str, temperature: float) -> dict[str, Any]:
     """The numbers of one finished run: the best weights scored on the test split."""
-    model, vocab, run = runs.load_trained(path)
+    model, vocab, run = lifecycle.load_trained(path)
     summary = summarize(run, count_parameters(model))
     config, train_config, metrics = summary.model, summary.training, summary.metrics
     test = evaluate(model, corpus.part("test"), mx.cpu(), train_config.eval_batch_size,
@@ -99,10 +99,11 @@ def result_row(path: Path, corpus: Corpus, seed_text: str, temperature: float) -
                                         for r in metrics]}
 
 
-def compare(corpus_path: Path, models: list[str], base: ModelConfig, train_config: TrainConfig,
-            contexts: list[mx.Context], out: Path, match_params: bool, resume: bool,
-            seed_text: str, temperature: float, stop: StopRequest,
-            announce: Callable[[str], None], reporter: Callable[[], Reporter]) -> list[dict]:
+def compare_models(corpus_path: Path, models: list[str], base: ModelConfig,
+                   train_config: TrainConfig, contexts: list[mx.Context], out: Path,
+                   match_params: bool, resume: bool, seed_text: str, temperature: float,
+                   stop: StopRequest, announce: Callable[[str], None],
+                   reporter: Callable[[], Reporter]) -> list[dict]:
     """Train each model (skipping those a resumed compare already finished); return the rows."""
     corpus = load_corpus(corpus_path)
     configs = plan(models, dataclasses.replace(base, vocab_size=len(corpus.vocab)), match_params)

@@ -9,6 +9,7 @@ import mxnet as mx
 import numpy as np
 
 from charrnn.batching import bptt_windows, check_long_enough, rnn_batch, to_device, window_lengths
+from charrnn.errors import CharrnnError
 from charrnn.models import trainable_parameters
 from charrnn.scores import Metrics
 
@@ -81,6 +82,13 @@ def evaluate_dynamic(model: mx.gluon.HybridBlock, ids: np.ndarray, ctx: mx.Conte
         losses.append(window_losses.sum())
         hits.append(hit_count)
     return _metrics(losses, hits, sum(lengths))
+
+
+def check_dynamic(metrics: Metrics, vocab_size: int, lr: float) -> None:
+    """Dynamic evaluation has diverged when it scores worse than a uniform guess."""
+    if not metrics.loss < np.log(vocab_size):
+        raise CharrnnError(f"dynamic evaluation diverged: {metrics.bpc:.4g} bits/char, worse "
+                           f"than a uniform guess; use a smaller --dynamic-lr (now {lr:g}).")
 
 
 def _scored_backward(model: mx.gluon.HybridBlock, data: np.ndarray, target: np.ndarray,

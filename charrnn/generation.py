@@ -25,6 +25,8 @@ Setting = Union[float, int, bool, np.ndarray]
 # ends a training): a little safer than the model's own distribution (1.0, what sample() and
 # the API default to).
 TEMPERATURE = 0.8
+# The model's own distribution: what sample(), choose() and the API default to.
+UNSCALED = 1.0
 
 
 def prime(model: gluon.HybridBlock, seed_ids: np.ndarray, num_samples: int,
@@ -37,7 +39,7 @@ def prime(model: gluon.HybridBlock, seed_ids: np.ndarray, num_samples: int,
 
 
 def choose(logits: np.ndarray, rng: np.random.Generator | Sequence[np.random.Generator],
-           temperature: Setting = 1.0, top_k: Setting = 0, greedy: Setting = False,
+           temperature: Setting = UNSCALED, top_k: Setting = 0, greedy: Setting = False,
            top_p: Setting = 1.0) -> np.ndarray:
     """Next ids, one per row of logits: argmax, or a draw from softmax(logits / temperature)
     restricted to the `top_k` most likely characters (0: all) and to the smallest set of
@@ -104,7 +106,7 @@ def _nucleus(weights: np.ndarray, top_p: Setting) -> np.ndarray:
 
 
 def sample(model: gluon.HybridBlock, vocab: CharVocab, seed_ids: np.ndarray, length: int,
-           num_samples: int = 1, temperature: float = 1.0, top_k: int = 0,
+           num_samples: int = 1, temperature: float = UNSCALED, top_k: int = 0,
            greedy: bool = False, seed: int | None = None, top_p: float = 1.0,
            ctx: mx.Context | None = None) -> Iterator[list[str]]:
     """Yield, per step, the next character of each of `num_samples` continuations."""
@@ -123,6 +125,15 @@ def sample(model: gluon.HybridBlock, vocab: CharVocab, seed_ids: np.ndarray, len
             yield [vocab.chars[k] for k in ids]
             if i + 1 < length:
                 logits = stepper.step(ids)
+
+
+def seed_or_corpus_line(vocab: CharVocab, seed_text: str, ids: np.ndarray,
+                        rng: np.random.Generator) -> np.ndarray:
+    """The seed text's ids if the vocabulary has its characters, else a line of `ids` (the
+    closing sample of a training: the default English seed suits no Chinese text)."""
+    if vocab.unknown(seed_text):
+        return corpus_line(ids, vocab.id_of("\n"), rng)
+    return vocab.encode_seed(seed_text)
 
 
 def corpus_line(ids: np.ndarray, newline: int | None, rng: np.random.Generator,

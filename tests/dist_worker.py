@@ -14,7 +14,7 @@ import mxnet as mx
 
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.distributed import Workers, create_kvstore
-from charrnn.runs import start_run
+from charrnn.lifecycle import start_run
 from charrnn.training import TrainingLoop
 
 corpus, out, batch, steps = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])

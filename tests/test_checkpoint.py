@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from charrnn.errors import CharrnnError
+from charrnn.lifecycle import load_trained
 from charrnn.rundir import RunDir
-from charrnn.runs import load_trained
 
 from .conftest import invoke
 

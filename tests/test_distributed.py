@@ -17,7 +17,7 @@ import pytest
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.errors import CharrnnError
 from charrnn.launch import GRACE_SECONDS, remote_options, worker_command
-from charrnn.runs import start_run
+from charrnn.lifecycle import start_run
 from charrnn.training import TrainingLoop
 
 from .conftest import PANGRAM

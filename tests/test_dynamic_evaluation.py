@@ -10,7 +10,7 @@ import pytest
 from charrnn.config import MODELS, ModelConfig
 from charrnn.corpus import load_corpus
 from charrnn.evaluation import evaluate, evaluate_dynamic, gradient_rms
-from charrnn.runs import initialized_model
+from charrnn.lifecycle import initialized_model
 
 from .conftest import invoke
 

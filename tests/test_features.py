@@ -12,7 +12,7 @@ import mxnet as mx
 import numpy as np
 
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.runs import load_trained, start_run
+from charrnn.lifecycle import load_trained, start_run
 
 from .conftest import TINY_MODEL, invoke, last_weights
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from charrnn.generation import beam_search, choose, sample
-from charrnn.runs import load_trained
+from charrnn.lifecycle import load_trained
 
 from .conftest import PANGRAM, TINY_MODEL, invoke
 

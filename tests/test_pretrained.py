@@ -7,8 +7,8 @@ import mxnet as mx
 
 from charrnn.corpus import load_corpus
 from charrnn.evaluation import evaluate
+from charrnn.lifecycle import load_trained
 from charrnn.models import hybridize
-from charrnn.runs import load_trained
 
 from .conftest import REPO, invoke
 

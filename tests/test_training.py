@@ -9,9 +9,9 @@ import pytest
 from charrnn.config import MODELS, ModelConfig, TrainConfig
 from charrnn.corpus import load_corpus
 from charrnn.evaluation import evaluate
+from charrnn.lifecycle import initialized_model
 from charrnn.progress import Progress
 from charrnn.rundir import RunDir
-from charrnn.runs import initialized_model
 from charrnn.training import TrainingLoop, clip_gradients, forward_backward, make_trainer, schedule
 
 # Validation loss in nats/char after 300 steps must fall below this (seen here: lstm 0.032,

@@ -9,7 +9,7 @@ from typing import Iterable, Sequence
 import mxnet as mx
 import numpy as np
 
-from charrnn import runs, threads
+from charrnn import lifecycle, threads
 from charrnn.corpus import CharVocab
 from charrnn.errors import CharrnnError
 from charrnn.inside import ranking
@@ -95,7 +95,7 @@ def inspected(name: str, model: CharModel, vocab: CharVocab, run: RunDir) -> Ins
     """A trained model and an untrained twin of its architecture (the baseline of every
     ranking), seeded so that the baseline is the same on every run."""
     model_config, _, _ = run.config()
-    untrained = runs.initialize(runs.checked_model(model_config), [mx.cpu()], seed=0)
+    untrained = lifecycle.initialize(lifecycle.checked_model(model_config), [mx.cpu()], seed=0)
     return Inspected(name, StepForm(model), StepForm(untrained), vocab)
 
 

@@ -22,13 +22,14 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from charrnn import runs
+from charrnn import lifecycle
 from charrnn.errors import CharrnnError
+from charrnn.generation import TEMPERATURE
 from charrnn.inside import inspection
 from charrnn.models import count_parameters
 from charrnn.rundir import BEST
 from charrnn.serving.batcher import Batcher, Job, Sampling
-from charrnn.serving.game import PASSAGE, TEMPERATURE, Game
+from charrnn.serving.game import PASSAGE, PASSAGE_TEMPERATURE, Game
 from charrnn.serving.schema import (
     GUESS_FIELDS,
     INSPECT_FIELDS,
@@ -50,13 +51,13 @@ class Service:
     """The model, its batcher and what the endpoints say about it."""
 
     def __init__(self, run_dir: Path, max_length: int, game_secret: bytes):
-        model, self.vocab, run = runs.load_trained(run_dir)
+        model, self.vocab, run = lifecycle.load_trained(run_dir)
         self.max_length = max_length
         self.batcher = Batcher(model, self.vocab)
         self.info = _model_info(run_dir, model, run)
         self.inside = inspection.inspected(self.info["run"], model, self.vocab, run)
         try:
-            test = runs.training_corpus(run, self.vocab).part("test")
+            test = lifecycle.training_corpus(run, self.vocab).part("test")
             self.game: Game | None = Game(test, self.vocab, game_secret)
         except (CharrnnError, ValueError) as error:
             log.warning("charrnn serve: the human-or-machine game is off: %s", error)
@@ -96,7 +97,8 @@ def _model_info(run_dir: Path, model, run) -> dict[str, Any]:
         "run": Path(run_dir).name, "model": dict(vars(summary.model)),
         "parameters": summary.parameters,
         "size_bytes": run.file(BEST).stat().st_size, "corpus": summary.corpus.get("path"),
-        "vocabulary": "".join(run.vocab(summary.model.vocab_size).chars)}
+        "vocabulary": "".join(run.vocab(summary.model.vocab_size).chars),
+        "temperature": TEMPERATURE}
     if summary.evaluations:
         info["test_bpc"] = summary.test_bpc()
     if summary.metrics:
@@ -213,7 +215,7 @@ async def game_round(request: Request) -> Response:
                          status=404)
     round_id, context, passage = service.game.deal(np.random.default_rng())
     if passage is None:
-        _, events = service.start(context, PASSAGE, sampling=Sampling(TEMPERATURE))
+        _, events = service.start(context, PASSAGE, sampling=Sampling(PASSAGE_TEMPERATURE))
         passage, _ = await result(events, "text")
     return JSONResponse({"round": round_id, "text": passage})
 
@@ -227,7 +229,7 @@ async def game_guess(request: Request) -> Response:
     if answer is None:
         raise BadRequest("round is not one this server dealt", "round")
     return JSONResponse({"correct": fields["guess"] == answer, "answer": answer,
-                         "temperature": TEMPERATURE if answer == "machine" else None})
+                         "temperature": PASSAGE_TEMPERATURE if answer == "machine" else None})
 
 
 async def healthz(request: Request) -> Response:

@@ -26,13 +26,13 @@ import numpy as np
 
 from charrnn import threads
 from charrnn.corpus import CharVocab
-from charrnn.generation import choose
+from charrnn.generation import UNSCALED, choose
 from charrnn.models import CharModel
 
 
 @dataclasses.dataclass(frozen=True)
 class Sampling:
-    temperature: float = 1.0
+    temperature: float = UNSCALED
     top_k: int = 0
     top_p: float = 1.0
     greedy: bool = False

@@ -17,7 +17,7 @@ from charrnn.corpus import CharVocab
 ANSWERS = ("human", "machine")
 PASSAGE = 240  # characters shown
 CONTEXT = 200  # characters of the test split the model reads before writing its passage
-TEMPERATURE = 0.75
+PASSAGE_TEMPERATURE = 0.75
 
 
 class Game:

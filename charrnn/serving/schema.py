@@ -7,6 +7,8 @@ import json
 import math
 from typing import Any
 
+from charrnn.generation import UNSCALED
+
 MAX_BODY = 64 * 1024
 
 # Most characters one request may ask for, unless `charrnn serve --max-length` says otherwise.
@@ -83,7 +85,7 @@ def generate_fields(max_length: int) -> dict[str, Field]:
     return {
         "seed": Field(str, REQUIRED),
         "length": Field(int, 200, 1, max_length),
-        "temperature": Field(float, 1.0, 0, low_open=True),
+        "temperature": Field(float, UNSCALED, 0, low_open=True),
         "top_k": Field(int, 0, 0, 65536),
         "top_p": Field(float, 1.0, 0, 1, low_open=True),
         "greedy": Field(bool, False),

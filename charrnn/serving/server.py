@@ -7,9 +7,10 @@ import secrets
 import socket
 from pathlib import Path
 
-from charrnn import runs
+from charrnn import lifecycle
 from charrnn.errors import CharrnnError
 from charrnn.models import count_parameters
+from charrnn.summary import summarize
 
 
 def serve(run_dir: Path, host: str, port: int, workers: int, max_length: int) -> None:
@@ -20,9 +21,9 @@ def serve(run_dir: Path, host: str, port: int, workers: int, max_length: int) ->
     except ImportError as error:
         raise CharrnnError(f"charrnn serve needs the serve extra ({error.name} is missing): "
                            "pip install 'charrnn[serve]', or run make serve.") from None
-    model, _, run = runs.inspect_run(run_dir)
+    model, _, run = lifecycle.open_run(run_dir)
     _check_port_free(host, port)
-    settings = run.config()[0]
+    settings = summarize(run, count_parameters(model)).model
     address = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
     print(f"serving {run_dir} ({settings.layers} x {settings.hidden} {settings.model}, "
           f"{count_parameters(model):,} parameters) at {address} with {workers} "

@@ -21,6 +21,7 @@ let vocabulary = "";
 async function describeModel() {
   const info = await api("/model");
   vocabulary = info.vocabulary;
+  $("temperature").value = info.temperature;  // charrnn's default for writing (generate's)
   const m = info.model;
   const score = info.test_bpc ? `, ${info.test_bpc.toFixed(3)} bits/char on its test split` : "";
   $("model").textContent = `${info.run}: ${m.layers} x ${m.hidden} ${m.model.toUpperCase()}, ` +

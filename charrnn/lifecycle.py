@@ -170,7 +170,7 @@ def _refuse_changes(run: RunDir, section: str, saved: dict[str, Any],
                            f"({'; '.join(changed)}): drop those options, or start a new run.")
 
 
-def inspect_run(path: PathLike, ctx: mx.Context | None = None, params: str | None = BEST,
+def open_run(path: PathLike, ctx: mx.Context | None = None, params: str | None = BEST,
                 ) -> tuple[mx.gluon.HybridBlock, CharVocab, RunDir]:
     """A run's model, built but not loaded, once config.json, vocab.json and the shapes in
     the params file (if any) agree: a run directory is refused before anything is allocated."""
@@ -185,8 +185,8 @@ def inspect_run(path: PathLike, ctx: mx.Context | None = None, params: str | Non
 
 def load_trained(path: PathLike, ctx: mx.Context | None = None, params: str = BEST,
                  ) -> tuple[mx.gluon.HybridBlock, CharVocab, RunDir]:
-    """The best weights of a run, checked (see `inspect_run`) before they are loaded."""
-    model, vocab, run = inspect_run(path, ctx, params)
+    """The best weights of a run, checked (see `open_run`) before they are loaded."""
+    model, vocab, run = open_run(path, ctx, params)
     run.load_params(model, run.file(params), [ctx or mx.cpu()])
     return model, vocab, run
 
