@@ -15,8 +15,7 @@ import numpy as np
 from click.core import ParameterSource
 
 from charrnn import console, core_share, evaluation, lifecycle, plots
-from charrnn.compare import compare_models, write_report
-from charrnn.compare import table as compare_table
+from charrnn.compare import compare_models, results_table, write_report
 from charrnn.config import MODELS, ModelConfig, to_dict
 from charrnn.corpus import DEFAULT_SPLIT, SPLITS, Corpus, decode_text, prepare_corpus
 from charrnn.devices import describe, parse_contexts
@@ -25,7 +24,7 @@ from charrnn.doctor import doctor
 from charrnn.errors import CharrnnError
 from charrnn.generation import TEMPERATURE, beam_search, corpus_line, sample, seed_or_corpus_line
 from charrnn.inside import inspection
-from charrnn.inside.report import write_report as write_inspection
+from charrnn.inside.report import write_inspection
 from charrnn.launch import LAUNCHERS, launch_local, launch_remote
 from charrnn.models import count_parameters, hybridize
 from charrnn.options import (
@@ -459,8 +458,8 @@ def _inspected(run_dir: Path) -> inspection.Inspected:
 def serve(run_dir: Path, host: str, port: int, workers: int, max_length: int) -> None:
     """Serve the model in RUN_DIR: a JSON API and a page with a predictive keyboard, streamed
     generation and a human-or-machine game (needs the serve extra)."""
-    from charrnn.serving.server import serve as serve_run
-    serve_run(run_dir, host, port, workers, max_length)
+    from charrnn.serving.server import run_server
+    run_server(run_dir, host, port, workers, max_length)
 
 
 # -- compare --------------------------------------------------------------------------------
@@ -512,7 +511,7 @@ def compare(ctx: click.Context, corpus: Path | None, models: list[str], match_pa
                               out, match_params, resume, sample_text, temperature, stop,
                               click.echo, lambda: console.ConsoleReporter(config.epochs))
     written = write_report(out, rows, _command_line(ctx), sample_text, temperature)
-    click.echo("\n" + compare_table(rows))
+    click.echo("\n" + results_table(rows))
     click.echo("wrote " + ", ".join(str(p) for p in written))
     if len(written) < 3:
         click.echo(plots.MISSING)

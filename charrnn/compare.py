@@ -151,10 +151,10 @@ def markdown(report: dict) -> str:
     return (f"# charrnn compare\n\n```\n{report['command']}\n```\n\n"
             f"Machine: {report['machine']}. Samples: {SAMPLE_LENGTH} characters from "
             f"\"{report['seed_text']}\" at temperature {report['temperature']}.\n\n"
-            + table(report["models"], with_samples=True) + "\n")
+            + results_table(report["models"], with_samples=True) + "\n")
 
 
-def table(rows: list[dict], with_samples: bool = False) -> str:
+def results_table(rows: list[dict], with_samples: bool = False) -> str:
     """The comparison as a Markdown table (the samples as a last column if asked)."""
     head = ("| model | hidden | parameters | epochs | wall time | train chars/s | val bpc "
             "| test bpc | test accuracy |")

@@ -66,7 +66,7 @@ Inside.render(document.getElementById("inside"), DATA, Inside.embedded(DATA));
 """
 
 
-def write_report(out: Path, inspection: Inspection, title: str) -> list[Path]:
+def write_inspection(out: Path, inspection: Inspection, title: str) -> list[Path]:
     """index.html and inspect.json in `out` (and saturation.png when it can be drawn), written
     together: a report is never half old, half new."""
     out.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from charrnn.models import count_parameters
 from charrnn.summary import summarize
 
 
-def serve(run_dir: Path, host: str, port: int, workers: int, max_length: int) -> None:
+def run_server(run_dir: Path, host: str, port: int, workers: int, max_length: int) -> None:
     try:
         import uvicorn
 
