@@ -421,7 +421,9 @@ def _inspect(paths: tuple[Path, ...], given_text: str | None, out: Path | None, 
     figures = found.figures
     click.echo(f"{source}: {figures['text_chars']:,} characters, {figures['bpc']:.4f} bits/char"
                + (f" ({figures['skipped']:,} skipped: not in the vocabulary)"
-                  if figures["skipped"] else ""))
+                  if figures["skipped"] else "")
+               + (f"; units ranked on the first {figures['ranked_chars']:,} (--ranked-chars)"
+                  if figures["ranked_chars"] < figures["text_chars"] else ""))
     for prop in figures["properties"]:
         if prop["best"]:
             best = prop["best"][0]

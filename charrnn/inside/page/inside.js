@@ -39,7 +39,9 @@ const Inside = (() => {
       (figures.compare ? `; ${figures.compare.run}: ${fixed(figures.compare.bpc)} bits/char, ` +
         `${Math.round(figures.compare.gain_bits).toLocaleString()} bits more in all` : "") +
       (chars.length < figures.text_chars ? `. The first ${chars.length.toLocaleString()} ` +
-        "characters are shown." : "."));
+        "characters are shown" : "") +
+      (figures.ranked_chars && figures.ranked_chars < figures.text_chars ? `; units are ranked ` +
+        `on the first ${figures.ranked_chars.toLocaleString()}.` : "."));
 
     // -- the controls ---------------------------------------------------------------------
     const modes = [["surprisal", "what each character cost"], ["unit", "a unit"]];
