@@ -27,7 +27,7 @@ def runs_by_model(tmp_path_factory) -> dict[str, Path]:
     trained = {}
     for model in MODELS:
         run = folder / model
-        result = invoke("train", corpus, "--out", run, "--model", model, "--max-steps", "60",
+        result = invoke("train", corpus, "--out", run, "--model", model, "--max-steps", "30",
                         "--dropout", "0", *TINY_MODEL)
         assert result.exit_code == 0, result.output
         trained[model] = run

@@ -115,7 +115,9 @@ def test_resuming_with_a_new_learning_rate_restarts_the_patience(tiny_corpus, tm
                   "--epochs", "40", *TINY_MODEL).exit_code == 0
     stopped = rows(run)
     assert len(stopped) < 40 and not stopped[-1]["best"]
-    result = invoke("train", "--resume", run, "--lr", "0.001", "--patience", "2")
+    # Three epochs more at most: the new rate may go on improving for the rest of 40 (50 s).
+    result = invoke("train", "--resume", run, "--lr", "0.001", "--patience", "2",
+                    "--epochs", str(len(stopped) + 3))
     assert result.exit_code == 0, result.output
     resumed = rows(run)
     assert len(resumed) >= len(stopped) + 2
