@@ -101,7 +101,7 @@ def main(quick: bool, peer: bool, out: Path) -> None:
         table.add(f"encode a {megabytes} MB corpus", measure.encoding_rate(megabytes), "MB/s")
         table.add("peak RSS, training the default lstm",
                   measure.training_peak_rss_mb(20), "MB")
-        text_mb = 0.1 if quick else 1.0
+        text_mb = 0.02 if quick else 1.0
         seconds, peak = measure.inspection_cost(text_mb)
         table.add(f"inspect the pretrained 2 x 512 lstm, {text_mb:g} MB text", seconds, "s")
         table.add(f"inspect the pretrained 2 x 512 lstm, {text_mb:g} MB: peak RSS", peak, "MB")
