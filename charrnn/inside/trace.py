@@ -39,6 +39,7 @@ class StepForm:
 
     def started(self):
         stepper = copy.copy(self.stepper)  # the weights are shared, the state is its own
+        stepper.recording = True
         stepper.set_state([z.copy() for z in self.zero])
         return stepper
 

@@ -22,6 +22,9 @@ class Stepper:
     """One character at a time: `set_state` from the model's state, then `step(ids)`;
     `get_state` gives it back in the model's layout (the server adds and drops rows)."""
 
+    recording = False  # keep each step's activations (inspection); generation does not pay
+
+
     def set_state(self, state: list[np.ndarray]) -> None:
         raise NotImplementedError
 

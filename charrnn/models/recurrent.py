@@ -178,7 +178,7 @@ class RecurrentStepper(Stepper):
     def step(self, ids: np.ndarray) -> np.ndarray:
         per_layer = 2 if self.mode == "lstm" else 1
         x = None
-        self.seen = []
+        seen = self.seen = []
         for i, (table, w_ih, b_ih, w_hh, b_hh) in enumerate(self.layers):
             projected = table[ids] if i == 0 else matmul(x, w_ih) + b_ih
             h = self.state[i * per_layer]
@@ -190,8 +190,9 @@ class RecurrentStepper(Stepper):
                 c = sig[:, n:2 * n] * c + sig[:, :n] * tanh[:, 2 * n:3 * n]
                 h = sig[:, 3 * n:] * np.tanh(c)
                 self.state[i * 2 + 1] = c
-                self.seen.append({"c": c, "h": h, "input": sig[:, :n],
-                                  "forget": sig[:, n:2 * n], "output": sig[:, 3 * n:]})
+                if self.recording:
+                    seen.append({"c": c, "h": h, "input": sig[:, :n],
+                                 "forget": sig[:, n:2 * n], "output": sig[:, 3 * n:]})
             elif self.mode == "gru":
                 recurrent = matmul(h, w_hh) + b_hh
                 n = h.shape[1]
@@ -199,11 +200,13 @@ class RecurrentStepper(Stepper):
                 candidate = np.tanh(projected[:, 2 * n:] + rz[:, :n] * recurrent[:, 2 * n:])
                 z = rz[:, n:]
                 h = (1 - z) * candidate + z * h
-                self.seen.append({"h": h, "reset": rz[:, :n], "update": z})
+                if self.recording:
+                    seen.append({"h": h, "reset": rz[:, :n], "update": z})
             else:
                 h = projected + matmul(h, w_hh)
                 h = np.maximum(h, 0) if self.mode == "rnn_relu" else np.tanh(h)
-                self.seen.append({"h": h})
+                if self.recording:
+                    seen.append({"h": h})
             self.state[i * per_layer] = h
             x = h
         return matmul(x, self.w_out) + self.b_out
