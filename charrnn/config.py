@@ -8,6 +8,8 @@ charrnn allocate gigabytes.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import re
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -57,6 +59,11 @@ class ModelConfig:
 
     def check(self) -> ModelConfig:
         _check(self)
+        return self.check_settings()
+
+    def check_settings(self) -> ModelConfig:
+        """Every field but the vocabulary size, which the corpus gives."""
+        _check(self, skip=("vocab_size",))
         if self.tie_weights and self.embed != self.hidden:
             raise CharrnnError(f"tie_weights needs embed equal to hidden (now {self.embed} and "
                                f"{self.hidden}): the decoder reads the embedding's rows.")
@@ -123,9 +130,11 @@ class TrainConfig:
         return values
 
 
-def _check(settings: Settings) -> Settings:
+def _check(settings: Settings, skip: tuple[str, ...] = ()) -> Settings:
     """Each field within its bounds, with a message naming the field."""
     for f in dataclasses.fields(settings):
+        if f.name in skip:
+            continue
         value, meta = getattr(settings, f.name), f.metadata
         if meta["choices"] and value not in meta["choices"]:
             raise CharrnnError(f"unknown {f.name} {value!r}: choose one of "
@@ -167,3 +176,61 @@ def from_dict(cls: type[Settings], data: Any, source: str) -> Settings:
         return cls(**values).check()
     except CharrnnError as error:
         raise CharrnnError(f"{source}: {error}") from None
+
+
+# -- the settings as keywords: charrnn.train(**settings) and the command line's options ------
+
+MODEL_SETTINGS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name != "vocab_size")
+TRAIN_SETTINGS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+_FIELDS = {f.name: f for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls)
+           if f.name != "vocab_size"}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([hms]?)")
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a duration such as 90s, 5m, 1h30m."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        text = str(value).strip().lower()
+        parts = _DURATION_PART.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise CharrnnError(f"{value!r} is not a duration: write e.g. 90s, 5m or 1h30m.")
+        seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1, "": 1}[u] for n, u in parts)
+    if seconds < 0:
+        raise CharrnnError("the duration must be positive.")
+    return seconds
+
+
+def checked_keywords(given: dict[str, Any], allowed: tuple[str, ...] = tuple(_FIELDS)
+                     ) -> dict[str, Any]:
+    """Settings given as keywords, with their types checked: an unknown name is refused naming
+    the closest one; ints pass for floats and time_budget takes a duration such as "5m"."""
+    for name in given:
+        if name not in allowed:
+            close = difflib.get_close_matches(name, allowed, n=1)
+            hint = (f"did you mean {close[0]}?" if close
+                    else f"the settings are {', '.join(allowed)}.")
+            raise CharrnnError(f"unknown setting {name!r}: {hint}")
+    values = {}
+    for name, value in given.items():
+        expected = type(_FIELDS[name].default)
+        if name == "time_budget":
+            value = parse_duration(value)
+        elif expected is float and type(value) is int:
+            value = float(value)
+        if type(value) is not expected:
+            raise CharrnnError(f"{name} must be of type {expected.__name__}, not {value!r}.")
+        values[name] = value
+    return values
+
+
+def settings_from(given: dict[str, Any]) -> tuple[ModelConfig, TrainConfig]:
+    """The settings a run starts with: each one given, else its default (one definition, the
+    field's). The learning rate's default depends on the optimizer. The model's vocabulary
+    size is left at 0: the corpus gives it."""
+    given = checked_keywords(given)
+    model = ModelConfig(**{k: v for k, v in given.items() if k in MODEL_SETTINGS})
+    training = {k: v for k, v in given.items() if k in TRAIN_SETTINGS}
+    training.setdefault("lr", DEFAULT_LR[training.get("optimizer", TrainConfig.optimizer)])
+    return model.check_settings(), TrainConfig(**training).check()

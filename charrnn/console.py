@@ -6,30 +6,46 @@ from typing import Any, Iterable
 
 import click
 
+from charrnn.notebook import in_notebook, progress_bar
 from charrnn.scores import bits
 from charrnn.training import Reporter
 
 
 class ConsoleReporter(Reporter):
-    """A progress bar per epoch on stderr, and one summary line per epoch on stdout."""
+    """A progress bar per epoch (on stderr in a terminal; tqdm's in a notebook), and one
+    summary line per epoch on stdout."""
 
-    def __init__(self, epochs: int):
+    def __init__(self, epochs: int, notebook: bool | None = None):
         self.epochs = epochs
+        self.notebook = in_notebook() if notebook is None else notebook
         self.status = ""
         self.bar = None
+        self.closed = True
 
     def epoch_started(self, epoch: int, windows: int, done: int) -> None:
-        self.status = ""
-        self.bar = click.progressbar(length=windows, label=f"epoch {epoch}/{self.epochs}",
-                                     file=sys.stderr, show_pos=True,
-                                     item_show_func=lambda _: self.status)
+        self.status, self.closed = "", False
+        label = f"epoch {epoch}/{self.epochs}"
+        if self.notebook:
+            self.bar = progress_bar(windows, done, label)
+            return
+        self.bar = click.progressbar(length=windows, label=label, file=sys.stderr,
+                                     show_pos=True, item_show_func=lambda _: self.status)
         self.bar.__enter__()
         if done:
             self.bar.update(done)
 
     def advanced(self, windows: int, loss: float | None, chars_per_s: float) -> None:
         self.status = f"loss {bits(loss):.3f} bpc, {chars_per_s:,.0f} chars/s"
+        if self.notebook:
+            self.bar.set_postfix_str(self.status, refresh=False)
         self.bar.update(windows)
+
+    def close(self) -> None:
+        """The epoch's bar is done (an evaluation inside an epoch closes it too: the rest of
+        the epoch then advances without a bar)."""
+        if self.bar is not None and not self.closed:
+            self.bar.close() if self.notebook else self.bar.__exit__(None, None, None)
+        self.closed = True
 
     def note(self, text: str) -> None:
         click.echo(f"note: {text}")
@@ -41,7 +57,7 @@ class ConsoleReporter(Reporter):
                    f"{row['seed']}{row['text']}")
 
     def epoch_ended(self, row: dict[str, Any]) -> None:
-        self.bar.__exit__(None, None, None)
+        self.close()
         minutes, seconds = divmod(int(row["elapsed"]), 60)
         click.echo(f"epoch {row['epoch']:>5}  step {row['step']:>6}  train "
                    f"{row['train_bpc']:.3f} bpc  val {row['val_bpc']:.3f} bpc"
@@ -49,17 +65,20 @@ class ConsoleReporter(Reporter):
                    f"  {minutes}m{seconds:02d}s")
 
 
-def stream(prefix: str, chars: Iterable[str]) -> None:
-    """Print text as it is produced on a terminal; all at once when piped."""
-    out = click.get_text_stream("stdout")
-    if out.isatty():
-        out.write(prefix)
-        for c in chars:
-            out.write(c)
+def say(text: str = "") -> None:
+    click.echo(text)
+
+
+def stream(pieces: Iterable[str]) -> None:
+    """Print text as it is produced on a terminal or in a notebook; all at once when piped."""
+    out = click.get_text_stream("stdout") if not in_notebook() else sys.stdout
+    if out.isatty() or in_notebook():
+        for piece in pieces:
+            out.write(piece)
             out.flush()
         out.write("\n")
     else:
-        out.write(prefix + "".join(chars) + "\n")
+        out.write("".join(pieces) + "\n")
 
 
 def print_samples(texts: list[str]) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import sys
+from typing import Sequence
 
 import mxnet as mx
 
@@ -68,6 +69,20 @@ def parse_contexts(spec: str | None) -> list[mx.Context]:
             _check_gpu(index)
         return [mx.gpu(i) for i in indices]
     return [mx.cpu(i) for i in indices]
+
+
+def contexts_of(ctx: str | mx.Context | Sequence[mx.Context] | None) -> list[mx.Context]:
+    """The API's `ctx`: a spec as --ctx takes it ("cpu", "gpu:0,1"), a context or a list of
+    them, or None for the default device."""
+    if ctx is None or isinstance(ctx, str):
+        return parse_contexts(ctx)
+    if isinstance(ctx, mx.Context):
+        return [ctx]
+    contexts = list(ctx)
+    if not contexts or not all(isinstance(c, mx.Context) for c in contexts):
+        raise CharrnnError(f"ctx {ctx!r} is not a device: give \"cpu\", \"gpu:0,1\", an "
+                           "mxnet.Context or a list of them.")
+    return contexts
 
 
 def describe(contexts: list[mx.Context]) -> str:

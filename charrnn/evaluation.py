@@ -23,9 +23,8 @@ def evaluate(model: mx.gluon.HybridBlock, ids: np.ndarray, ctx: mx.Context,
     """Score `ids` in `batch_size` columns, carrying the state from window to window; with
     `max_windows`, only that many windows (the start of every column, spread over `ids`).
     """
-    batch_size = max(1, min(batch_size, len(ids) // 2))
-    check_long_enough(len(ids), batch_size, "evaluation text")
-    columns = rnn_batch(ids, batch_size)
+    columns = _columns(ids, batch_size, "evaluation text")
+    batch_size = columns.shape[1]
     state = model.begin_state(batch_size, ctx)
     losses: list[mx.nd.NDArray] = []
     hits: list[mx.nd.NDArray] = []
@@ -44,12 +43,10 @@ def gradient_rms(model: mx.gluon.HybridBlock, ids: np.ndarray, ctx: mx.Context,
     """The root-mean-square gradient of each weight over `windows` windows of `ids` (training
     text): dynamic evaluation divides its steps by it, so weights that training moved little
     move little."""
-    batch_size = max(1, min(batch_size, len(ids) // 2))
-    check_long_enough(len(ids), batch_size, "training text")
-    columns = rnn_batch(ids, batch_size)
+    columns = _columns(ids, batch_size, "training text")
     params = trainable_parameters(model)
     squares = [mx.nd.zeros_like(p.data(ctx)) for p in params]
-    state = model.begin_state(batch_size, ctx)
+    state = model.begin_state(columns.shape[1], ctx)
     lengths = window_lengths(len(columns), seq_len)[:windows]
     for data, target in bptt_windows(columns, lengths):
         _, _, state = _scored_backward(model, data, target, state, ctx)
@@ -67,8 +64,7 @@ def evaluate_dynamic(model: mx.gluon.HybridBlock, ids: np.ndarray, ctx: mx.Conte
     The step is the gradient of the window's mean loss divided by `rms` (Krause et al. 2018,
     without their decay towards the trained weights, which lost 0.02 bits/char here).
     """
-    check_long_enough(len(ids), 1, "evaluation text")
-    columns = rnn_batch(ids, 1)
+    columns = _columns(ids, 1, "evaluation text")
     params = trainable_parameters(model)
     state = model.begin_state(1, ctx)
     losses: list[mx.nd.NDArray] = []
@@ -82,6 +78,13 @@ def evaluate_dynamic(model: mx.gluon.HybridBlock, ids: np.ndarray, ctx: mx.Conte
         losses.append(window_losses.sum())
         hits.append(hit_count)
     return _metrics(losses, hits, sum(lengths))
+
+
+def _columns(ids: np.ndarray, batch_size: int, what: str) -> np.ndarray:
+    """`ids` as `batch_size` columns, fewer for a short text (each needs two characters)."""
+    batch_size = max(1, min(batch_size, len(ids) // 2))
+    check_long_enough(len(ids), batch_size, what)
+    return rnn_batch(ids, batch_size)
 
 
 def check_dynamic(metrics: Metrics, vocab_size: int, lr: float) -> None:

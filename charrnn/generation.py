@@ -25,6 +25,8 @@ Setting = Union[float, int, bool, np.ndarray]
 # ends a training): a little safer than the model's own distribution (1.0, what sample() and
 # the API default to).
 TEMPERATURE = 0.8
+# Characters of the samples shown while training (--sample-every) and in a comparison.
+SAMPLE_LENGTH = 200
 # The model's own distribution: what sample(), choose() and the API default to.
 UNSCALED = 1.0
 
@@ -127,13 +129,10 @@ def sample(model: gluon.HybridBlock, vocab: CharVocab, seed_ids: np.ndarray, len
                 logits = stepper.step(ids)
 
 
-def seed_or_corpus_line(vocab: CharVocab, seed_text: str, ids: np.ndarray,
-                        rng: np.random.Generator) -> np.ndarray:
-    """The seed text's ids if the vocabulary has its characters, else a line of `ids` (the
-    closing sample of a training: the default English seed suits no Chinese text)."""
-    if vocab.unknown(seed_text):
-        return corpus_line(ids, vocab.id_of("\n"), rng)
-    return vocab.encode_seed(seed_text)
+def characters(model: gluon.HybridBlock, vocab: CharVocab, seed_ids: np.ndarray, length: int,
+               **settings) -> Iterator[str]:
+    """One continuation, a character at a time (`sample`'s settings)."""
+    return (chars[0] for chars in sample(model, vocab, seed_ids, length, 1, **settings))
 
 
 def corpus_line(ids: np.ndarray, newline: int | None, rng: np.random.Generator,

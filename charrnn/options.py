@@ -3,35 +3,36 @@ its default, bounds and help, and becomes an option of `train` and `compare` her
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Any, Callable
 
 import click
+from click.core import ParameterSource
 
-from charrnn.config import DEFAULT_LR, ModelConfig, TrainConfig
+from charrnn.config import (
+    DEFAULT_LR,
+    MODEL_SETTINGS,
+    TRAIN_SETTINGS,
+    ModelConfig,
+    TrainConfig,
+    parse_duration,
+    settings_from,
+)
+from charrnn.errors import CharrnnError
 
 
 class Duration(click.ParamType):
     """Seconds, or a duration such as 90s, 5m, 1h30m."""
 
     name = "duration"
-    _part = re.compile(r"(\d+(?:\.\d+)?)([hms]?)")
 
     def convert(self, value: Any, param: Any, ctx: Any) -> float:
-        if isinstance(value, (int, float)):
-            return float(value)
-        text = str(value).strip().lower()
-        parts = self._part.findall(text)
-        if not parts or "".join(n + u for n, u in parts) != text:
-            self.fail(f"{value!r} is not a duration: write e.g. 90s, 5m or 1h30m.", param, ctx)
-        seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1, "": 1}[u] for n, u in parts)
+        try:
+            seconds = parse_duration(value)
+        except CharrnnError as error:
+            self.fail(str(error), param, ctx)
         if seconds <= 0:
             self.fail("the duration must be positive.", param, ctx)
         return seconds
-
-
-MODEL_SETTINGS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name != "vocab_size")
-TRAIN_SETTINGS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 
 
 def _option(field: dataclasses.Field) -> Callable:
@@ -69,11 +70,17 @@ def setting_options(*skip: str) -> Callable:
     return decorate
 
 
+def typed(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
+    """The options the user typed (or set in the environment), not click's defaults: what the
+    command passes on to the API, which knows the defaults (one definition of each)."""
+    sources = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    return {name: value for name, value in options.items()
+            if ctx.get_parameter_source(name) in sources}
+
+
 def split_settings(options: dict[str, Any]) -> tuple[dict[str, Any], TrainConfig]:
     """Command options -> the model settings given and a checked TrainConfig."""
-    if options.get("lr") is None:
-        options["lr"] = DEFAULT_LR[options["optimizer"]]
-    if options.get("time_budget") is None:
-        options["time_budget"] = 0.0
-    model = {k: options[k] for k in MODEL_SETTINGS if k in options}
-    return model, TrainConfig(**{k: options[k] for k in TRAIN_SETTINGS}).check()
+    given = {k: v for k, v in options.items()
+             if k in MODEL_SETTINGS + TRAIN_SETTINGS and v is not None}
+    model, training = settings_from(given)
+    return {k: getattr(model, k) for k in MODEL_SETTINGS if k in options}, training

@@ -3,6 +3,7 @@ against time, the learning rate beneath. matplotlib is the optional `plot` extra
 nothing is drawn and the callers say so in one line."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Sequence, Tuple
 
@@ -19,17 +20,13 @@ def available() -> bool:
     return True
 
 
-def plot_runs(curves: Sequence[Curve], path: Path, title: str) -> Path | None:
-    """One PNG of one or several runs; None without matplotlib."""
-    try:
-        import matplotlib
-    except ImportError:
-        return None
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
+def curves_figure(curves: Sequence[Curve], title: str):
+    """A matplotlib Figure of one or several runs (no pyplot: a notebook's backend is left
+    alone, and a returned Figure shows inline). Needs matplotlib."""
+    from matplotlib.figure import Figure
 
-    figure, axes = pyplot.subplots(2, 2, figsize=(12, 7), sharex="col",
-                                   gridspec_kw={"height_ratios": [3, 1]})
+    figure = Figure(figsize=(12, 7))
+    axes = figure.subplots(2, 2, sharex="col", gridspec_kw={"height_ratios": [3, 1]})
     (by_step, by_time), (lr_step, lr_time) = axes
     for index, (label, rows) in enumerate(curves):
         color = f"C{index}"
@@ -50,6 +47,19 @@ def plot_runs(curves: Sequence[Curve], path: Path, title: str) -> Path | None:
     by_time.legend(fontsize=8)
     figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    pyplot.close(figure)
+    return figure
+
+
+def plot_runs(curves: Sequence[Curve], path: Path, title: str) -> Path | None:
+    """One PNG of one or several runs; None without matplotlib."""
+    if not available():
+        return None
+    curves_figure(curves, title).savefig(path, dpi=100)
     return path
+
+
+def png(figure) -> bytes:
+    """A Figure as PNG bytes (for a page or a notebook's HTML)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90)
+    return buffer.getvalue()

@@ -21,6 +21,7 @@ class Metrics:
     loss: float
     accuracy: float
     chars: int
+    source: str = ""  # what was scored, e.g. "test split of data/nietzsche.txt"
 
     @property
     def bpc(self) -> float:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -15,7 +16,13 @@ class StopRequest:
 
 @contextmanager
 def stop_on_signals(stop: StopRequest) -> Iterator[StopRequest]:
-    """First SIGINT/SIGTERM: finish the step, checkpoint, stop. A second one: stop now."""
+    """First SIGINT/SIGTERM (Ctrl-C, or a notebook's interrupt button): finish the step,
+    checkpoint, stop. A second one: stop now. Python lets only the main thread install
+    handlers: elsewhere none is installed and the request is set by whoever holds it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
     def handler(signum, frame):
         stop.signal = signum
         signal.signal(signum, previous[signum])

@@ -34,8 +34,6 @@ from charrnn.scores import Metrics, bits
 from charrnn.stopping import StopRequest
 from charrnn.trainer_state import TrainerState
 
-SAMPLE_LENGTH = 200
-
 
 def due(every: int, step: int) -> bool:
     return bool(every) and step % every == 0
@@ -58,6 +56,9 @@ class Reporter:
 
     def sampled(self, row: dict[str, Any]) -> None:
         pass
+
+    def close(self) -> None:
+        """Training is over (finished, stopped or failed)."""
 
 
 class Diverged(CharrnnError):
@@ -357,8 +358,8 @@ class TrainingLoop:
         seed_ids = generation.corpus_line(self.corpus.part("train"), vocab.id_of("\n"), rng,
                                           60)
         for temperature in self.config.temperatures():
-            text = "".join(chars[0] for chars in generation.sample(
-                self.model, vocab, seed_ids, SAMPLE_LENGTH, temperature=temperature,
+            text = "".join(generation.characters(
+                self.model, vocab, seed_ids, generation.SAMPLE_LENGTH, temperature=temperature,
                 seed=int(rng.integers(2 ** 31)), ctx=self.contexts[0]))
             row = {"step": step, "epoch": self.progress.epoch, "temperature": temperature,
                    "seed": vocab.decode(seed_ids), "text": text}

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from charrnn.compare import plan
+from charrnn.comparison import plan
 from charrnn.config import MODELS, ModelConfig
 from charrnn.models import build_model, count_parameters
 

@@ -4,6 +4,7 @@ untrained twin over the ranked characters, and one of a second model for a compa
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import mxnet as mx
@@ -41,9 +42,41 @@ class Unit:
 
 @dataclasses.dataclass
 class Inspection:
+    """What `Model.inspect` returns: a notebook shows the report inline (`_repr_html_`),
+    `save` writes it as `charrnn inspect` does, `to_json` is what `--json` prints.
+
+    Attributes
+    ----------
+    figures : dict
+        Everything inspect.json holds: bits per character, rankings, saturation, contexts.
+    view : dict
+        The first `show` characters one by one: surprisal and top 5.
+    """
+
     figures: dict   # inspect.json
     view: dict      # the first SHOW characters, one by one
     shown_activations: dict[str, np.ndarray]  # state key "1.c" -> (shown, units)
+    title: str = "Inside"
+    units: Sequence[Unit] = ()  # the units whose contexts and activations to_json gives
+
+    @property
+    def bpc(self) -> float:
+        return self.figures["bpc"]
+
+    def save(self, out: str | Path) -> list[Path]:
+        """index.html and inspect.json (and saturation.png) in `out`, written together."""
+        from charrnn.inside.report import write_inspection
+
+        return write_inspection(Path(out), self, self.title)
+
+    def to_json(self) -> dict:
+        """The figures, the per-character view, and the chosen units' activations."""
+        return for_units(self, self.units)
+
+    def _repr_html_(self) -> str:
+        from charrnn.inside.report import inline
+
+        return inline(self, self.title)
 
 
 def parse_units(specs: Iterable[str], form: StepForm) -> list[Unit]:

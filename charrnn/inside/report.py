@@ -66,6 +66,16 @@ Inside.render(document.getElementById("inside"), DATA, Inside.embedded(DATA));
 """
 
 
+def inline(inspection: Inspection, title: str, height: int = 900) -> str:
+    """The report for a notebook's output: the same page in a sandboxed iframe (its script
+    runs there, under the page's own policy; nothing is fetched), as JupyterLab, classic
+    Jupyter and Colab-like sandboxes all show it."""
+    picture = saturation_png(inspection.figures["saturation"])
+    document = html.escape(page(inspection, title, picture), quote=True)
+    return (f'<iframe srcdoc="{document}" sandbox="allow-scripts" title="{html.escape(title)}" '
+            f'style="width: 100%; height: {height}px; border: 1px solid #ddd"></iframe>')
+
+
 def write_inspection(out: Path, inspection: Inspection, title: str) -> list[Path]:
     """index.html and inspect.json in `out` (and saturation.png when it can be drawn), written
     together: a report is never half old, half new."""
@@ -85,16 +95,12 @@ def saturation_png(saturation: list[dict]) -> bytes | None:
     or without matplotlib."""
     if not saturation or not plots.available():
         return None
-    import io
-
-    import matplotlib
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
+    from matplotlib.figure import Figure
 
     layers = sorted({s["layer"] for s in saturation})
     gates = list(dict.fromkeys(s["gate"] for s in saturation))
-    figure, axes = pyplot.subplots(len(layers), len(gates), squeeze=False,
-                                   figsize=(3 * len(gates), 3 * len(layers)))
+    figure = Figure(figsize=(3 * len(gates), 3 * len(layers)))
+    axes = figure.subplots(len(layers), len(gates), squeeze=False)
     for entry in saturation:
         ax = axes[layers.index(entry["layer"])][gates.index(entry["gate"])]
         ax.scatter(entry["left"], entry["right"], s=4, alpha=0.5)
@@ -102,7 +108,4 @@ def saturation_png(saturation: list[dict]) -> bytes | None:
         ax.set(xlim=(0, 1), ylim=(0, 1), title=f"layer {entry['layer']} {entry['gate']}",
                xlabel="left-saturated", ylabel="right-saturated")
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90)
-    pyplot.close(figure)
-    return buffer.getvalue()
+    return plots.png(figure)

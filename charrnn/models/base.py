@@ -22,8 +22,9 @@ class Stepper:
     """One character at a time: `set_state` from the model's state, then `step(ids)`;
     `get_state` gives it back in the model's layout (the server adds and drops rows)."""
 
-    recording = False  # keep each step's activations (inspection); generation does not pay
-
+    # Keep what each step computes for `activations()`: inspection turns it on for its own
+    # copy of the stepper; generation and serving leave it off and pay nothing for it.
+    recording = False
 
     def set_state(self, state: list[np.ndarray]) -> None:
         raise NotImplementedError
@@ -38,7 +39,15 @@ class Stepper:
     def activations(self) -> list[dict[str, np.ndarray]]:
         """Per layer, what the last step computed, each (batch, units): the states (h, and c
         for an LSTM; the unrolled model's hidden layer) and the gates. `charrnn inspect`
-        reads the model through this, so it needs no second implementation of the cells."""
+        reads the model through this, so it needs no second implementation of the cells.
+        Only a stepper that is `recording` has them."""
+        if not self.recording:
+            raise RuntimeError(f"{type(self).__name__}: set recording = True before stepping "
+                               "to keep the activations")
+        return self.recorded()
+
+    def recorded(self) -> list[dict[str, np.ndarray]]:
+        """What the last step kept (`activations`, which checks `recording` first)."""
         raise NotImplementedError(f"{type(self).__name__} does not show its activations")
 
 

@@ -172,7 +172,7 @@ class RecurrentStepper(Stepper):
     def get_state(self) -> list[np.ndarray]:
         return [s[None] for s in self.state]
 
-    def activations(self) -> list[dict[str, np.ndarray]]:
+    def recorded(self) -> list[dict[str, np.ndarray]]:
         return self.seen
 
     def step(self, ids: np.ndarray) -> np.ndarray:

@@ -80,5 +80,5 @@ class UnrolledStepper(Stepper):
         self.hidden = hidden
         return hidden @ self.w_out + self.b_out
 
-    def activations(self) -> list[dict[str, np.ndarray]]:
+    def recorded(self) -> list[dict[str, np.ndarray]]:
         return [{"hidden": self.hidden}]

@@ -41,6 +41,7 @@ from charrnn.serving.schema import (
     parse,
 )
 from charrnn.summary import summarize
+from charrnn.trained import load
 
 PAGE = Path(__file__).parent / "page"
 INSIDE_PAGE = Path(inspection.__file__).parent / "page"  # the report's script, for the tab
@@ -51,7 +52,8 @@ class Service:
     """The model, its batcher and what the endpoints say about it."""
 
     def __init__(self, run_dir: Path, max_length: int, game_secret: bytes):
-        model, self.vocab, run = lifecycle.load_trained(run_dir)
+        loaded = load(run_dir, "cpu")
+        model, self.vocab, run = loaded.network, loaded.vocab, loaded.run
         self.max_length = max_length
         self.batcher = Batcher(model, self.vocab)
         self.info = _model_info(run_dir, model, run)

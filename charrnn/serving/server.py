@@ -7,10 +7,8 @@ import secrets
 import socket
 from pathlib import Path
 
-from charrnn import lifecycle
+from charrnn.api import Run
 from charrnn.errors import CharrnnError
-from charrnn.models import count_parameters
-from charrnn.summary import summarize
 
 
 def run_server(run_dir: Path, host: str, port: int, workers: int, max_length: int) -> None:
@@ -21,12 +19,12 @@ def run_server(run_dir: Path, host: str, port: int, workers: int, max_length: in
     except ImportError as error:
         raise CharrnnError(f"charrnn serve needs the serve extra ({error.name} is missing): "
                            "pip install 'charrnn[serve]', or run make serve.") from None
-    model, _, run = lifecycle.open_run(run_dir)
+    summary = Run(run_dir).summary  # the run directory checked, nothing loaded yet
     _check_port_free(host, port)
-    settings = summarize(run, count_parameters(model)).model
+    settings = summary.model
     address = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
     print(f"serving {run_dir} ({settings.layers} x {settings.hidden} {settings.model}, "
-          f"{count_parameters(model):,} parameters) at {address} with {workers} "
+          f"{summary.parameters:,} parameters) at {address} with {workers} "
           f"worker{'s' * (workers != 1)}; Ctrl-C stops", flush=True)
     options = {"host": host, "port": port, "log_level": "warning", "access_log": False}
     secret = secrets.token_bytes(32)

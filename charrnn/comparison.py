@@ -15,19 +15,16 @@ import mxnet as mx
 
 from charrnn import lifecycle
 from charrnn.config import RECURRENT_MODELS, ModelConfig, TrainConfig
-from charrnn.corpus import Corpus, load_corpus
+from charrnn.corpus import load_corpus
 from charrnn.errors import CharrnnError
-from charrnn.evaluation import evaluate
-from charrnn.generation import sample
+from charrnn.generation import SAMPLE_LENGTH
 from charrnn.models import build_model, count_parameters
 from charrnn.plots import plot_runs
 from charrnn.progress import INTERRUPTED
 from charrnn.rundir import BEST, STATE, RunDir
 from charrnn.stopping import StopRequest
-from charrnn.summary import summarize
+from charrnn.trained import load
 from charrnn.training import Diverged, Reporter, TrainingLoop
-
-SAMPLE_LENGTH = 200
 
 
 def match_hidden(config: ModelConfig, target: int) -> int:
@@ -65,36 +62,35 @@ def finished(path: Path) -> bool:
 
 
 def train_one(path: Path, corpus_path: Path, config: ModelConfig, train_config: TrainConfig,
-              contexts: list[mx.Context], reporter: Reporter, stop: StopRequest) -> None:
+              contexts: list[mx.Context], encoding: str, reporter: Reporter,
+              stop: StopRequest) -> None:
     if RunDir(path).has(STATE):
-        run, corpus, model, progress, train_config = lifecycle.resume_run(path, corpus_path, {}, {},
-                                                                     contexts)
+        run, corpus, model, progress, train_config = lifecycle.resume_run(
+            path, corpus_path, {}, {}, contexts)
     else:
-        run, corpus, model, progress = lifecycle.start_run(corpus_path, config, train_config, path,
-                                                      False, "utf-8", contexts)
+        run, corpus, model, progress = lifecycle.start_run(
+            corpus_path, config, train_config, path, False, encoding, contexts)
     try:
         TrainingLoop(model, corpus, train_config, contexts, run, progress, reporter, stop).run()
     finally:
         run.unlock()
 
 
-def result_row(path: Path, corpus: Corpus, seed_text: str, temperature: float) -> dict[str, Any]:
+def result_row(path: Path, seed_text: str, temperature: float,
+               ctx: mx.Context) -> dict[str, Any]:
     """The numbers of one finished run: the best weights scored on the test split."""
-    model, vocab, run = lifecycle.load_trained(path)
-    summary = summarize(run, count_parameters(model))
-    config, train_config, metrics = summary.model, summary.training, summary.metrics
-    test = evaluate(model, corpus.part("test"), mx.cpu(), train_config.eval_batch_size,
-                    train_config.seq_len)
-    run.record_evaluation("test", corpus, test)
-    seed_ids = vocab.encode_seed(seed_text, skip_unknown=True)
-    text = "".join(c[0] for c in sample(model, vocab, seed_ids, SAMPLE_LENGTH,
-                                        temperature=temperature, seed=0))
+    model = load(path, ctx)
+    summary = model.summary
+    config, metrics = summary.model, summary.metrics
+    test = model.evaluate("test", record=True)
+    text = model.generate(seed_text, SAMPLE_LENGTH, temperature=temperature, seed=0,
+                          skip_unknown=True)
     return {"model": config.model, "hidden": config.hidden, "layers": config.layers,
             "parameters": summary.parameters, "epochs": summary.last["epoch"],
             "wall_time_s": summary.last["elapsed"],
             "train_chars_per_s": round(summary.mean_chars_per_s),
             "val_bpc": summary.best_val_bpc, "test_bpc": test.bpc,
-            "test_accuracy": test.accuracy, "sample": vocab.decode(seed_ids) + text,
+            "test_accuracy": test.accuracy, "sample": text,
             "run": str(path), "curve": [{k: r[k] for k in ("epoch", "elapsed", "val_bpc")}
                                         for r in metrics]}
 
@@ -103,28 +99,29 @@ def compare_models(corpus_path: Path, models: list[str], base: ModelConfig,
                    train_config: TrainConfig, contexts: list[mx.Context], out: Path,
                    match_params: bool, resume: bool, seed_text: str, temperature: float,
                    stop: StopRequest, announce: Callable[[str], None],
-                   reporter: Callable[[], Reporter]) -> list[dict]:
+                   reporter: Callable[[], Reporter], encoding: str = "utf-8") -> list[dict]:
     """Train each model (skipping those a resumed compare already finished); return the rows."""
-    corpus = load_corpus(corpus_path)
+    corpus = load_corpus(corpus_path, encoding)
     configs = plan(models, dataclasses.replace(base, vocab_size=len(corpus.vocab)), match_params)
     rows = []
     for i, (name, config) in enumerate(configs.items(), 1):
         path = out / name
         if not resume and path.exists():
-            raise CharrnnError(f"{path} already exists: pass --resume to continue this "
-                                    "comparison, or choose another --out.")
+            raise CharrnnError(f"{path} already exists: pass --resume (resume=True) to continue "
+                               "this comparison, or choose another --out (out).")
         if finished(path):
             announce(f"[{i}/{len(configs)}] {name}: already trained, skipped")
         else:
             announce(f"[{i}/{len(configs)}] {name}: hidden {config.hidden}")
             try:
-                train_one(path, corpus_path, config, train_config, contexts, reporter(), stop)
+                train_one(path, corpus_path, config, train_config, contexts, encoding,
+                          reporter(), stop)
             except Diverged as error:  # one unstable model should not cost the others
                 announce(f"[{i}/{len(configs)}] {name}: {error}")
             if stop.signal is not None:
                 break
         if RunDir(path).has(BEST):
-            rows.append(result_row(path, corpus, seed_text, temperature))
+            rows.append(result_row(path, seed_text, temperature, contexts[0]))
     return rows
 
 

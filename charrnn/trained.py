@@ -1,0 +1,375 @@
+"""A trained model, loaded from its run directory: what a user does with one (generate, the
+next character, evaluate, look inside). `charrnn.load` returns it; the command line's
+generate, evaluate and inspect, and the server, are clients of it."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Iterator, Sequence, Union
+
+import mxnet as mx
+import numpy as np
+
+from charrnn import core_share, evaluation, generation, lifecycle
+from charrnn.config import ModelConfig
+from charrnn.corpus import SPLITS, CharVocab, PathLike, decode_text
+from charrnn.errors import CharrnnError, UsageError
+from charrnn.inside import inspection
+from charrnn.models import CharModel, count_parameters, hybridize
+from charrnn.rundir import RunDir
+from charrnn.scores import Metrics
+from charrnn.summary import Summary, summarize
+
+LENGTH = 300  # characters generated: generate's default, and the sample that ends a training
+DYNAMIC_LR = evaluation.DYNAMIC_LR  # the defaults of evaluate and inspect
+SHOW, RANKED = inspection.SHOW, inspection.RANKED
+SAMPLING = {"temperature": generation.TEMPERATURE, "top_k": 0, "top_p": 1.0, "greedy": False,
+            "seed": None}  # the options that shape sampling, with their defaults
+
+
+class Model:
+    """A trained model: the best weights of a run directory (see `charrnn.load`).
+
+    Attributes
+    ----------
+    name : str
+        The run directory's name.
+    path : pathlib.Path
+        The run directory.
+    vocab : CharVocab
+        The characters the model knows, in id order (``vocab.chars``).
+    network : mxnet.gluon.HybridBlock
+        The Gluon model itself: ``network(inputs, state) -> (logits, state)``.
+    """
+
+    def __init__(self, network: CharModel, vocab: CharVocab, run: RunDir,
+                 ctx: mx.Context | None = None):
+        self.network, self.vocab, self.run = network, vocab, run
+        self.ctx = ctx or mx.cpu()
+        self.path, self.name = run.path, Path(run.path).resolve().name
+
+    def __repr__(self) -> str:
+        config = self.config
+        return (f"<charrnn.Model {self.name}: {config.layers} x {config.hidden} {config.model}, "
+                f"{self.parameters:,} parameters, {len(self.vocab)} characters>")
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.run.config()[0]
+
+    @property
+    def parameters(self) -> int:
+        return count_parameters(self.network)
+
+    @property
+    def summary(self) -> Summary:
+        """The run's settings, scores and metrics rows."""
+        return summarize(self.run, self.parameters)
+
+    # -- text ----------------------------------------------------------------------------
+
+    def generate(self, seed_text: str | None = None, length: int = LENGTH, *,
+                 temperature: float = generation.TEMPERATURE, top_k: int = 0,
+                 top_p: float = 1.0, greedy: bool = False, beam_size: int = 1,
+                 num_samples: int = 1, seed: int | None = None,
+                 skip_unknown: bool = False) -> Union[str, list[str]]:
+        """Continue `seed_text` by `length` characters.
+
+        Parameters
+        ----------
+        seed_text : str, optional
+            Text that primes the model. Default: a random line of the training corpus,
+            chosen by `seed`.
+        length : int
+            Characters to generate after the seed text.
+        temperature : float
+            Below 1: safer, more repetitive text; above 1: more surprising, more errors.
+        top_k : int
+            Sample only among the `top_k` most likely characters (0: all of them).
+        top_p : float
+            Sample among the most likely characters whose probabilities add up to `top_p`
+            (nucleus sampling; 1: all of them).
+        greedy : bool
+            Always take the most likely character.
+        beam_size : int
+            Above 1: beam search for the most likely continuation as a whole (it does not
+            sample: leave temperature, top_k, top_p, greedy and seed alone).
+        num_samples : int
+            Continuations generated together (at most `beam_size` with beam search).
+        seed : int, optional
+            Random seed: the same seed gives the same text.
+        skip_unknown : bool
+            Drop seed characters the model has never seen instead of raising.
+
+        Returns
+        -------
+        str or list of str
+            The seed text followed by its continuation; a list of `num_samples` of them
+            when `num_samples` is above 1.
+
+        Raises
+        ------
+        CharrnnError
+            A seed with characters outside the vocabulary, or options that contradict.
+
+        Examples
+        --------
+        >>> model = charrnn.load("params/nietzsche-pretrained")
+        >>> model.generate("The meaning of life is", 60, seed=1)  # doctest: +SKIP
+        """
+        sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p,
+                    "greedy": greedy, "seed": seed}
+        _check_generation(length, num_samples, beam_size, sampling)
+        seed_ids = self._seed_ids(seed_text, skip_unknown, seed)
+        prefix = self.vocab.decode(seed_ids)
+        if beam_size > 1:
+            texts = generation.beam_search(self.network, self.vocab, seed_ids, length,
+                                           beam_size, num_samples)
+            texts = [prefix + text for text in texts]
+        else:
+            steps = generation.sample(self.network, self.vocab, seed_ids, length, num_samples,
+                                      temperature, top_k, greedy, seed, top_p, self.ctx)
+            columns = list(zip(*steps)) or [()] * num_samples
+            texts = [prefix + "".join(column) for column in columns]
+        return texts if num_samples > 1 else texts[0]
+
+    def stream(self, seed_text: str | None = None, length: int = LENGTH, *,
+               temperature: float = generation.TEMPERATURE, top_k: int = 0,
+               top_p: float = 1.0, greedy: bool = False, seed: int | None = None,
+               skip_unknown: bool = False) -> Iterator[str]:
+        """`generate` one sample as it is made: yields the seed text, then one character at a
+        time (the command line prints them as they come)."""
+        sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p,
+                    "greedy": greedy, "seed": seed}
+        _check_generation(length, 1, 1, sampling)
+        seed_ids = self._seed_ids(seed_text, skip_unknown, seed)
+        yield self.vocab.decode(seed_ids)
+        yield from generation.characters(self.network, self.vocab, seed_ids, length,
+                                         temperature=temperature, top_k=top_k, greedy=greedy,
+                                         seed=seed, top_p=top_p, ctx=self.ctx)
+
+    def next(self, text: str, k: int = 5) -> list[tuple[str, float]]:
+        """The `k` most likely characters after `text`, with their probabilities (the serve
+        page's keyboard). An empty text is the start of a line."""
+        if k < 1:
+            raise CharrnnError(f"k must be at least 1, not {k}.")
+        ids = self.vocab.encode_seed(text or "\n")
+        logits, _ = generation.prime(self.network, ids, 1, self.ctx)
+        probabilities = mx.nd.softmax(logits).asnumpy()[0].astype(np.float64)
+        best = np.argsort(-probabilities, kind="stable")[:k]
+        return [(self.vocab.chars[i], float(probabilities[i])) for i in best]
+
+    def _seed_ids(self, seed_text: str | None, skip_unknown: bool,
+                  seed: int | None) -> np.ndarray:
+        """The seed's ids, or a random line of the training corpus chosen by `seed`."""
+        if seed_text is not None:
+            return self.vocab.encode_seed(seed_text, skip_unknown)
+        train = lifecycle.training_corpus(self.run, self.vocab).part("train")
+        return generation.corpus_line(train, self.vocab.id_of("\n"),
+                                      np.random.default_rng(seed))
+
+    # -- scores --------------------------------------------------------------------------
+
+    def evaluate(self, text_or_split: str = "test", *, corpus: PathLike | None = None,
+                 batch_size: int | None = None, dynamic: bool = False,
+                 dynamic_lr: float | None = None, record: bool = False) -> Metrics:
+        """Score the model on a split of its corpus, or on a text.
+
+        Parameters
+        ----------
+        text_or_split : str
+            "train", "val", "test" or "all" (the whole corpus): a split of the training
+            corpus (or of `corpus`); any other string is scored as a text.
+        corpus : path, optional
+            Another corpus in the model's vocabulary, to split and score.
+        batch_size : int, optional
+            Columns scored in parallel (default: the run's eval_batch_size); 1 scores the
+            text as one stream, as `inspect` reads it.
+        dynamic : bool
+            Dynamic evaluation (Krause et al. 2018): the model keeps learning from the text
+            it has scored, one step per 50 characters. The model's own weights stay as
+            they are (a copy learns).
+        dynamic_lr : float, optional
+            The step size of dynamic evaluation, in units of each weight's RMS training
+            gradient (default: DYNAMIC_LR, 1e-4).
+        record : bool
+            Keep the scores of a split in the run's evaluation.json (shown by ``info``).
+
+        Returns
+        -------
+        Metrics
+            ``loss`` (nats/char), ``bpc``, ``perplexity``, ``accuracy``, ``chars`` and
+            ``source`` (what was scored).
+
+        Raises
+        ------
+        CharrnnError
+            Options that contradict, a text with characters outside the vocabulary, a
+            missing corpus, or a dynamic evaluation that diverged.
+        """
+        if dynamic and batch_size is not None:
+            raise UsageError("--dynamic (dynamic=True) scores the text as one stream: drop "
+                             "--batch-size (batch_size).")
+        if dynamic_lr is not None and not dynamic:
+            raise UsageError("--dynamic-lr (dynamic_lr) is the step size of --dynamic: add "
+                             "--dynamic (dynamic=True).")
+        if dynamic_lr is not None and not dynamic_lr > 0:
+            raise UsageError(f"dynamic_lr must be greater than 0, not {dynamic_lr}.")
+        if batch_size is not None and batch_size < 1:
+            raise UsageError(f"batch_size must be at least 1, not {batch_size}.")
+        split = text_or_split in (*SPLITS, "all")
+        if record and not split:
+            raise UsageError("record keeps the scores of a split: give train, val, test or "
+                             "all.")
+        # The corpus: to split, and for dynamic evaluation's RMS gradient on its training part.
+        data = (lifecycle.training_corpus(self.run, self.vocab, corpus)
+                if split or dynamic or corpus is not None else None)
+        if split:
+            ids = data.ids if text_or_split == "all" else data.part(text_or_split)
+            scored, of = f"{text_or_split} split", f" of {data.path}"
+        else:
+            (ids, scored), of = self._text_ids(text_or_split), ""
+        _, config, _ = self.run.config()
+        network = hybridize(self._copy())
+        with core_share.sharing([self.ctx]):
+            if dynamic:
+                dynamic_lr = dynamic_lr or DYNAMIC_LR
+                rms = evaluation.gradient_rms(network, data.part("train"), self.ctx)
+                metrics = evaluation.evaluate_dynamic(network, ids, self.ctx, rms, dynamic_lr)
+                evaluation.check_dynamic(metrics, len(self.vocab), dynamic_lr)
+                scored += f" (dynamic evaluation, lr {dynamic_lr:g})"
+            else:
+                metrics = evaluation.evaluate(network, ids, self.ctx,
+                                              batch_size or config.eval_batch_size,
+                                              config.seq_len)
+        if record:
+            self.run.record_evaluation(text_or_split + "-dynamic" * dynamic, data, metrics)
+        return dataclasses.replace(metrics, source=scored + of)
+
+    def _text_ids(self, text: str) -> tuple[np.ndarray, str]:
+        unknown = self.vocab.unknown(text)
+        if unknown:
+            raise CharrnnError(f"the text has characters outside the model's vocabulary "
+                               f"({', '.join(map(repr, unknown[:10]))}): remove them.")
+        return self.vocab.encode(text), f"a text of {len(text):,} characters"
+
+    def _copy(self) -> CharModel:
+        """The same weights in a model of its own (dynamic evaluation changes them)."""
+        model, _, _ = lifecycle.load_trained(self.path, self.ctx)
+        return model
+
+    # -- inside --------------------------------------------------------------------------
+
+    def inspect(self, text: str | Path | None = None, other: Model | PathLike | None = None,
+                *, patterns: Sequence[str] = (), units: Sequence[str] = (),
+                strict: bool = False, show: int = SHOW,
+                ranked_chars: int = RANKED,
+                source: str | None = None) -> inspection.Inspection:
+        """Look inside the model: what each character of a text cost it, what each unit
+        does, which units track quotes, brackets, line position..., how its gates behave;
+        with `other`, where one model beats the other.
+
+        Parameters
+        ----------
+        text : str or pathlib.Path, optional
+            The text, or a file to read it from. Default: the run's test split.
+        other : Model or path, optional
+            A second model, read on the same text.
+        patterns : sequence of str
+            Regular expressions: rank units for the characters inside their matches too.
+        units : sequence of str
+            Units as LAYER.STATE.UNIT (1.c.42), whose contexts and activations
+            ``to_json()`` gives.
+        strict : bool
+            Refuse characters outside the vocabulary instead of skipping them.
+        show : int
+            Characters the report colours one by one.
+        ranked_chars : int
+            Characters on which units are ranked.
+        source : str, optional
+            What the text is, for the title and messages (a file's path by default).
+
+        Returns
+        -------
+        Inspection
+            Shown inline in a notebook; ``save(folder)`` writes index.html and
+            inspect.json; ``figures`` holds every figure.
+        """
+        subjects = [self] + ([other if isinstance(other, Model) else load(other)]
+                             if other is not None else [])
+        chosen = inspection.parse_units(units, inspection.StepForm(self.network))
+        if isinstance(text, Path):
+            source = source or str(text)
+            if not text.is_file():
+                raise CharrnnError(f"{text} does not exist: give a text file.")
+            text = decode_text(text.read_bytes(), str(text))
+        elif text is None:
+            source = source or f"{self.path}'s test split"
+            text = self.vocab.decode(lifecycle.training_corpus(self.run, self.vocab)
+                                     .part("test"))
+        source = source or "the text"
+        if not text:
+            raise CharrnnError(f"{source} is empty: give a text to inspect.")
+        inspected = [inspection.inspected(m.name, m.network, m.vocab, m.run) for m in subjects]
+        found = inspection.inspect(inspected[0], text, patterns,
+                                   inspected[1] if len(inspected) > 1 else None, strict, show,
+                                   ranked_chars)
+        found.title = (f"Inside {self.name}" + (f" against {subjects[1].name}"
+                                                if other is not None else "") + f": {source}")
+        found.units = chosen
+        return found
+
+
+def load(run_dir: PathLike, ctx: mx.Context | str | None = None) -> Model:
+    """The best weights of a run directory, checked before they are loaded.
+
+    Parameters
+    ----------
+    run_dir : path
+        A run directory written by ``charrnn.train`` (or ``charrnn train``).
+    ctx : str or mxnet.Context, optional
+        Where the MXNet forward passes run: "cpu", "gpu", "gpu:1". Default: a GPU if there
+        is a usable one (generation steps in NumPy on the CPU either way).
+
+    Returns
+    -------
+    Model
+
+    Raises
+    ------
+    CharrnnError
+        A missing or damaged run directory, named with the file at fault.
+
+    Examples
+    --------
+    >>> model = charrnn.load("params/nietzsche-pretrained")
+    >>> text = model.generate("What is truth", 100, seed=0)
+    """
+    from charrnn.devices import contexts_of
+
+    device = contexts_of(ctx)[0]
+    network, vocab, run = lifecycle.load_trained(run_dir, device)
+    return Model(network, vocab, run, device)
+
+
+def _check_generation(length: int, num_samples: int, beam_size: int, sampling: dict) -> None:
+    """Values out of range, and sampling options given to beam search, which would ignore
+    them, in the command line's words and the keywords'."""
+    for name, value, low in (("length", length, 0), ("num_samples", num_samples, 1),
+                             ("beam_size", beam_size, 1), ("top_k", sampling["top_k"], 0)):
+        if value < low:
+            raise UsageError(f"{name} must be at least {low}, not {value}.")
+    if not sampling["temperature"] > 0:
+        raise UsageError(f"temperature must be greater than 0, not {sampling['temperature']}.")
+    if not 0 < sampling["top_p"] <= 1:
+        raise UsageError(f"top_p must be in (0, 1], not {sampling['top_p']}.")
+    if beam_size > 1:
+        ignored = [f"--{name.replace('_', '-')}" for name, default in SAMPLING.items()
+                   if sampling[name] != default]
+        if ignored:
+            raise UsageError(f"--beam-size searches for the most likely text; it does not "
+                             f"sample, so {', '.join(ignored)} would be ignored: drop "
+                             f"{'it' if len(ignored) == 1 else 'them'}.")
+        if num_samples > beam_size:
+            raise UsageError("--num-samples can be at most --beam-size with beam search "
+                             "(the best beams are printed).")
