@@ -372,11 +372,20 @@ def curves(run_dirs: Sequence[PathLike], out: PathLike | None = None):
     return figure
 
 
-def prepare(corpus: PathLike, out: PathLike, split: Sequence[float] = DEFAULT_SPLIT,
+def prepare(corpus: PathLike, out: PathLike, split: Sequence[float] | str = DEFAULT_SPLIT,
             encoding: str = "utf-8") -> Corpus:
     """Encode a corpus of any size, in chunks, into `out` (ids.npy, vocab.json, meta.json),
-    for ``train(out)``: training memory-maps the ids."""
-    return prepare_corpus(Path(corpus), Path(out), encoding, tuple(split))
+    for ``train(out)``: training memory-maps the ids. `split`: the train, validation and
+    test fractions, as numbers or "0.9,0.05,0.05"."""
+    try:
+        fractions = tuple(float(f) for f in (split.split(",") if isinstance(split, str)
+                                             else split))
+    except ValueError:
+        fractions = ()
+    if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1) > 1e-6:
+        raise UsageError(f"split {split!r}: write three non-negative fractions summing to 1, "
+                         "e.g. 0.9,0.05,0.05.")
+    return prepare_corpus(Path(corpus), Path(out), encoding, fractions)
 
 
 def info_rows(summary: Summary) -> list[tuple[str, str]]:

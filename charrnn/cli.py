@@ -15,6 +15,7 @@ from charrnn.config import MODELS
 from charrnn.corpus import DEFAULT_SPLIT, SPLITS, decode_text
 from charrnn.doctor import doctor
 from charrnn.errors import CharrnnError, UsageError
+from charrnn.exporting import FORMATS
 from charrnn.generation import TEMPERATURE
 from charrnn.launch import LAUNCHERS, launch_local, launch_remote
 from charrnn.options import Duration, setting_options, typed
@@ -186,7 +187,8 @@ def info(run_dir: Path) -> None:
 # -- inspect --------------------------------------------------------------------------------
 
 class BadInspection(click.ClickException):
-    """Bad input to `inspect`: one line and exit code 2, as click gives a bad option."""
+    """Bad input to `inspect` or `export`: one line and exit code 2, as click gives a bad
+    option."""
 
     exit_code = 2
 
@@ -228,7 +230,7 @@ def inspect_command(paths: tuple[Path, ...], given_text: str | None, out: Path |
         written = found.save(out or Path("reports") / f"inside-{paths[0].resolve().name}")
     except CharrnnError as error:
         raise BadInspection(str(error)) from None
-    _print_inspection(found.title.split(": ", 1)[1], found.figures)
+    console.print_inspection(found.title.split(": ", 1)[1], found.figures)
     click.echo("wrote " + ", ".join(str(p) for p in written))
 
 
@@ -248,24 +250,24 @@ def _inspection(paths: tuple[Path, ...], given_text: str | None, options: dict[s
                                      **options)
 
 
-def _print_inspection(source: str, figures: dict) -> None:
-    click.echo(f"{source}: {figures['text_chars']:,} characters, {figures['bpc']:.4f} bits/char"
-               + (f" ({figures['skipped']:,} skipped: not in the vocabulary)"
-                  if figures["skipped"] else "")
-               + (f"; units ranked on the first {figures['ranked_chars']:,} (--ranked-chars)"
-                  if figures["ranked_chars"] < figures["text_chars"] else ""))
-    for prop in figures["properties"]:
-        if prop["best"]:
-            best = prop["best"][0]
-            click.echo(f"  {prop['name']:<28} unit {best['layer']}.{best['state']}."
-                       f"{best['unit']:<5} {best['score']:.3f} (permuted "
-                       f"{prop['baseline_permuted']:.3f}, untrained "
-                       f"{prop['baseline_untrained']:.3f})")
-    if "compare" in figures:
-        compared, gain = figures["compare"], figures["compare"]["gain_bits"]
-        click.echo(f"{compared['run']}: {compared['bpc']:.4f} bits/char; {figures['run']} "
-                   f"needs {abs(gain):,.0f} bits {'fewer' if gain >= 0 else 'more'} for the "
-                   "whole text")
+# -- export ---------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
+              help="Folder to create for the exported files.")
+@click.option("--format", "formats", type=click.Choice(FORMATS), multiple=True,
+              help="onnx (a step graph for onnxruntime) or safetensors (PyTorch's layout); "
+                   "repeatable [default: all].")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+def export(run_dir: Path, out: Path, formats: tuple[str, ...], overwrite: bool) -> None:
+    """Take the model in RUN_DIR out of MXNet: into OUT as model.onnx, model.safetensors,
+    vocab.json and config.json."""
+    try:
+        written = load(run_dir, "cpu").export(out, formats or FORMATS, overwrite=overwrite)
+    except CharrnnError as error:
+        raise BadInspection(str(error)) from None
+    click.echo("wrote " + ", ".join(f"{p} ({p.stat().st_size:,} bytes)" for p in written))
 
 
 # -- serve ----------------------------------------------------------------------------------
@@ -337,25 +339,14 @@ def plot(run_dirs: tuple[Path, ...], out: Path) -> None:
 
 # -- prepare --------------------------------------------------------------------------------
 
-def _fractions(ctx: click.Context, param: click.Parameter, value: str) -> tuple[float, ...]:
-    try:
-        fractions = tuple(float(f) for f in value.split(","))
-    except ValueError:
-        raise click.BadParameter("write three fractions, e.g. 0.9,0.05,0.05.") from None
-    if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1) > 1e-6:
-        raise click.BadParameter("three non-negative fractions summing to 1, e.g. 0.9,0.05,0.05.")
-    return fractions
-
-
 @cli.command()
 @click.argument("corpus", type=click.Path(path_type=Path))
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
               help="Folder for ids.npy, vocab.json and meta.json.")
 @click.option("--split", "fractions", default=",".join(f"{f:g}" for f in DEFAULT_SPLIT),
-              show_default=True,
-              callback=_fractions, help="Train, validation and test fractions.")
+              show_default=True, help="Train, validation and test fractions.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of CORPUS.")
-def prepare(corpus: Path, out: Path, fractions: tuple[float, ...], encoding: str) -> None:
+def prepare(corpus: Path, out: Path, fractions: str, encoding: str) -> None:
     """Encode CORPUS, of any size, for `charrnn train OUT`.
 
     The text is read in chunks, never whole; training memory-maps the ids, so a corpus larger

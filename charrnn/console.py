@@ -86,3 +86,24 @@ def print_samples(texts: list[str]) -> None:
         if len(texts) > 1:
             click.echo(f"--- sample {i} ---")
         click.echo(text)
+
+
+def print_inspection(source: str, figures: dict) -> None:
+    """`inspect`'s summary: the text's bits/char, the best unit per property, the gain."""
+    click.echo(f"{source}: {figures['text_chars']:,} characters, {figures['bpc']:.4f} bits/char"
+               + (f" ({figures['skipped']:,} skipped: not in the vocabulary)"
+                  if figures["skipped"] else "")
+               + (f"; units ranked on the first {figures['ranked_chars']:,} (--ranked-chars)"
+                  if figures["ranked_chars"] < figures["text_chars"] else ""))
+    for prop in figures["properties"]:
+        if prop["best"]:
+            best = prop["best"][0]
+            click.echo(f"  {prop['name']:<28} unit {best['layer']}.{best['state']}."
+                       f"{best['unit']:<5} {best['score']:.3f} (permuted "
+                       f"{prop['baseline_permuted']:.3f}, untrained "
+                       f"{prop['baseline_untrained']:.3f})")
+    if "compare" in figures:
+        compared, gain = figures["compare"], figures["compare"]["gain_bits"]
+        click.echo(f"{compared['run']}: {compared['bpc']:.4f} bits/char; {figures['run']} "
+                   f"needs {abs(gain):,.0f} bits {'fewer' if gain >= 0 else 'more'} for the "
+                   "whole text")

@@ -320,6 +320,33 @@ class Model:
         return found
 
 
+    # -- elsewhere -----------------------------------------------------------------------
+
+    def export(self, out: PathLike, formats: Sequence[str] = ("onnx", "safetensors"), *,
+               overwrite: bool = False) -> list[Path]:
+        """Write the model for use without MXNet.
+
+        Parameters
+        ----------
+        out : path
+            A folder that does not exist yet (or `overwrite`): model.onnx (an ONNX step graph
+            for onnxruntime), model.safetensors (PyTorch's names and shapes), vocab.json and
+            config.json. Written together: a failed export leaves nothing.
+        formats : sequence of str
+            Among "onnx" and "safetensors".
+        overwrite : bool
+            Replace `out` if it exists.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files written.
+        """
+        from charrnn.exporting import export
+
+        return export(self, Path(out), formats, overwrite)
+
+
 def load(run_dir: PathLike, ctx: mx.Context | str | None = None) -> Model:
     """The best weights of a run directory, checked before they are loaded.
 
