@@ -16,6 +16,7 @@ from charrnn import threads
 
 MODELS = ("lstm", "gru", "rnn_relu", "rnn_tanh", "unrolled")
 GENERATION_LENGTH = 2000
+PRETRAINED = str(Path(__file__).resolve().parent.parent / "params" / "nietzsche-pretrained")
 
 
 class Table:
@@ -30,9 +31,11 @@ class Table:
         click.echo(header + "\n" + "-" * len(header))
 
     def add(self, what: str, value: float, unit: str, peer_value: float | None = None) -> None:
-        row = {"measurement": what, "charrnn": round(value, 3), "unit": unit}
+        row = {"measurement": what, "charrnn": value if unit == "nats" else round(value, 3),
+               "unit": unit}
         digits = 3 if unit == "bpc" else 2 if unit == "x" else 1
-        line = f"{what:<52} {value:>12,.{digits}f}  {unit:<8}"
+        shown = f"{value:>12.2e}" if unit == "nats" else f"{value:>12,.{digits}f}"
+        line = f"{what:<52} {shown}  {unit:<8}"
         if peer_value is not None:
             row["pytorch"] = round(peer_value, 3)
             row["ratio"] = round(value / peer_value, 3)
@@ -109,6 +112,10 @@ def main(quick: bool, peer: bool, out: Path) -> None:
             seconds, bpc = measure.budget_quality(Path(folder), epochs=3)
             table.add("3 epochs of the default lstm: wall time", seconds, "s")
             table.add("3 epochs of the default lstm: test bits/char", bpc, "bpc")
+    if peer_module:
+        difference, count = peer_module.exported_difference(PRETRAINED)
+        table.add(f"pretrained, safetensors in torch.nn: largest log-p gap ({count:,} chars)",
+                  difference, "nats")
     out.write_text(json.dumps({"machine": f"{platform.machine()}, {os.cpu_count()} cores",
                                "mxnet": mx.__version__, "quick": quick, "rows": table.rows},
                               indent=1) + "\n")

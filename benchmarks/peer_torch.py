@@ -90,3 +90,36 @@ def generation_rate(mode: str, length: int, chunks: int, samples: int = 1,
         return length * samples
 
     return median_rate(chunk, chunks)
+
+
+def exported_difference(run_dir: str, text_chars: int = 2000) -> tuple[float, int]:
+    """The run's safetensors export (charrnn export) loaded into these torch.nn modules by
+    name, as a PyTorch user would: the largest difference of a character's log-probability
+    from charrnn's own, over `text_chars` characters of the test split; and that count."""
+    import tempfile
+
+    import numpy as np
+    from safetensors.torch import load_file
+
+    import charrnn
+    from charrnn import lifecycle
+
+    model = charrnn.load(run_dir, "cpu")
+    config = model.config
+    with tempfile.TemporaryDirectory() as folder:
+        model.export(f"{folder}/out", ["safetensors"])
+        weights = load_file(f"{folder}/out/model.safetensors")
+    peer = TorchCharModel(config.model, config.vocab_size, config.embed, config.hidden,
+                          config.layers, dropout=0.0)
+    peer.load_state_dict(weights)
+    peer.eval()
+    ids = lifecycle.training_corpus(model.run, model.vocab).part("test")[:text_chars]
+    with torch.no_grad():
+        logits, _ = peer(torch.from_numpy(ids[:-1].astype("int64"))[:, None])
+        theirs = torch.log_softmax(logits.double(), dim=1)[torch.arange(len(ids) - 1),
+                                                            torch.from_numpy(ids[1:].astype("int64"))]
+    import mxnet as mx
+
+    ours, _ = model.network(mx.nd.array(ids[:-1, None]), model.network.begin_state(1))
+    ours = mx.nd.log_softmax(ours).asnumpy().astype(np.float64)[np.arange(len(ids) - 1), ids[1:]]
+    return float(np.abs(theirs.numpy() - ours).max()), len(ids) - 1

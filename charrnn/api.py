@@ -218,13 +218,13 @@ def train(corpus: PathLike | None = None, out: PathLike | None = None, *,
             corpus, architecture, config, out, overwrite, encoding, contexts,
             create=workers.chief, init_from=init_from,
             given_model=_only(given, MODEL_SETTINGS))
-    say(_started(run.path, resume is not None, model, contexts, workers, data))
-    if not plots.available():
-        say(plots.MISSING)
     reporter = console.ConsoleReporter(config.epochs) if verbose and workers.chief else Reporter()
     stop = StopRequest()
-    try:
+    try:  # from here on a stop request (a signal) ends the run after a step, checkpointed
         with stop_on_signals(stop), core_share.sharing(contexts):
+            say(_started(run.path, resume is not None, model, contexts, workers, data))
+            if not plots.available():
+                say(plots.MISSING)
             progress = TrainingLoop(model, data, config, contexts, run, progress, reporter, stop,
                                     workers).run()
     finally:

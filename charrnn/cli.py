@@ -257,12 +257,12 @@ def _inspection(paths: tuple[Path, ...], given_text: str | None, options: dict[s
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
               help="Folder to create for the exported files.")
 @click.option("--format", "formats", type=click.Choice(FORMATS), multiple=True,
-              help="onnx (a step graph for onnxruntime) or safetensors (PyTorch's layout); "
-                   "repeatable [default: all].")
+              help="onnx (a step graph for onnxruntime), safetensors (PyTorch's layout) or "
+                   "html (one page that generates offline); repeatable [default: all].")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 def export(run_dir: Path, out: Path, formats: tuple[str, ...], overwrite: bool) -> None:
     """Take the model in RUN_DIR out of MXNet: into OUT as model.onnx, model.safetensors,
-    vocab.json and config.json."""
+    model.html, vocab.json and config.json."""
     try:
         written = load(run_dir, "cpu").export(out, formats or FORMATS, overwrite=overwrite)
     except CharrnnError as error:

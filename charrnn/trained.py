@@ -322,7 +322,7 @@ class Model:
 
     # -- elsewhere -----------------------------------------------------------------------
 
-    def export(self, out: PathLike, formats: Sequence[str] = ("onnx", "safetensors"), *,
+    def export(self, out: PathLike, formats: Sequence[str] = ("onnx", "safetensors", "html"), *,
                overwrite: bool = False) -> list[Path]:
         """Write the model for use without MXNet.
 
@@ -330,10 +330,11 @@ class Model:
         ----------
         out : path
             A folder that does not exist yet (or `overwrite`): model.onnx (an ONNX step graph
-            for onnxruntime), model.safetensors (PyTorch's names and shapes), vocab.json and
-            config.json. Written together: a failed export leaves nothing.
+            for onnxruntime), model.safetensors (PyTorch's names and shapes), model.html (one
+            page that generates offline), vocab.json and config.json. Written together: a
+            failed export leaves nothing.
         formats : sequence of str
-            Among "onnx" and "safetensors".
+            Among "onnx", "safetensors" and "html".
         overwrite : bool
             Replace `out` if it exists.
 

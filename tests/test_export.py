@@ -85,8 +85,8 @@ class OnnxModel:
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_onnxruntime_predicts_every_character_as_mxnet_does(exported, texts, name):
     model, files = exported[name]
-    assert {p.name for p in files} == {"model.onnx", "model.safetensors", "vocab.json",
-                                       "config.json"}
+    assert {p.name for p in files} == {"model.onnx", "model.safetensors", "model.html",
+                                       "vocab.json", "config.json"}
     text = texts[1]
     ids = model.vocab.encode(text)
     runner = OnnxModel(files[0].parent)
@@ -209,3 +209,41 @@ def test_bad_input_gets_one_line_and_nothing_half_written(exported, tmp_path):
     assert again.exit_code == 0, again.output
     assert {p.name for p in files[0].parent.iterdir()} == {"model.onnx", "vocab.json",
                                                            "config.json"}
+
+
+# -- the page -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "rnn_relu", "unrolled"])
+def test_the_page_generates_offline_as_python_does(exported, texts, browser, name):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    model, files = exported[name]
+    page = files[0].parent / "model.html"
+    browser.get(page.as_uri())
+    wait = WebDriverWait(browser, 60)
+    wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#suggestions .suggestion"))
+
+    seed = "The meaning of life is"
+    in_page = dict(browser.execute_script(f"return charrnn.next({seed!r}, 84)"))
+    for char, p in model.next(seed, k=len(model.vocab)):
+        assert abs(in_page[char] - p) < 1e-3, (char, in_page[char], p)
+    greedy = browser.execute_script(f"return charrnn.greedy({seed!r}, 100)")
+    assert seed + greedy == model.generate(seed, 100, greedy=True)
+    text = texts[1][:400]
+    bpc = browser.execute_script(f"return charrnn.inspect({text!r}).figures.bpc")
+    assert abs(bpc - model.inspect(text, show=400).bpc) < 1e-3
+
+    field = browser.find_element(By.ID, "text")   # the keyboard, as a user types
+    field.send_keys(" the")
+    wait.until(lambda b: b.find_element(By.CSS_SELECTOR, ".suggestion").get_attribute("data-char")
+               == model.next(seed + " the", k=1)[0][0])
+    browser.find_element(By.ID, "continue").click()
+    wait.until(lambda b: "a second" in b.find_element(By.ID, "status").text)
+    browser.find_element(By.ID, "tab-inside").click()
+    browser.find_element(By.ID, "inspect").click()
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".inside-text span")) > 10)
+    requested = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)")
+    assert requested == []
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []

@@ -1,6 +1,7 @@
 """Taking a model out of MXNet (`charrnn export`, `Model.export`): an ONNX step graph
-(onnx_graph.py), PyTorch's layout in a safetensors file (layout.py), written together into one
-folder: a temporary folder beside it, renamed into place, so an export is whole or absent."""
+(onnx_graph.py), PyTorch's layout in a safetensors file (layout.py) and one web page that
+generates offline (page.py), written together into one folder: a temporary folder beside it,
+renamed into place, so an export is whole or absent."""
 from __future__ import annotations
 
 import json
@@ -13,9 +14,10 @@ from typing import Sequence
 from charrnn.errors import CharrnnError, UsageError
 from charrnn.exporting.layout import torch_weights
 from charrnn.exporting.onnx_graph import onnx_model
+from charrnn.exporting.page import page_html
 
-FORMATS = ("onnx", "safetensors")
-FILES = {"onnx": "model.onnx", "safetensors": "model.safetensors"}
+FORMATS = ("onnx", "safetensors", "html")
+FILES = {"onnx": "model.onnx", "safetensors": "model.safetensors", "html": "model.html"}
 
 
 def export(model, out: Path, formats: Sequence[str] = FORMATS,
@@ -52,6 +54,9 @@ def export(model, out: Path, formats: Sequence[str] = FORMATS,
                       metadata={"charrnn_config": json.dumps(config),
                                 "vocab": json.dumps(vocab, ensure_ascii=False),
                                 "format": "pt"})
+        if "html" in formats:
+            (staging / FILES["html"]).write_text(
+                page_html(weights, config, vocab, f"charrnn: {model.name}"), encoding="utf-8")
         for path in staging.iterdir():
             with open(path, "rb") as f:
                 os.fsync(f.fileno())

@@ -32,12 +32,8 @@ def quantised(shown: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
     return blocks
 
 
-def page(inspection: Inspection, title: str, picture: bytes | None = None) -> str:
-    data = {"figures": inspection.figures, "view": inspection.view,
-            "activations": quantised(inspection.shown_activations)}
-    embedded = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
-    image = (f'<h2>Gate saturation</h2><img alt="gate saturation" src="data:image/png;base64,'
-             f'{base64.b64encode(picture).decode("ascii")}">' if picture else "")
+def head(title: str, style: str) -> str:
+    """The start of a self-contained page, to <body>: its policy allows no request."""
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -47,12 +43,22 @@ def page(inspection: Inspection, title: str, picture: bytes | None = None) -> st
 <link rel="icon" href="data:,">
 <title>{html.escape(title)}</title>
 <style>
-body {{ font: 16px/1.45 system-ui, sans-serif; max-width: 70em; margin: 1em auto; padding: 0 1em; }}
-.hint {{ color: #555; font-size: 14px; }}
-{(PAGE / "inside.css").read_text(encoding="utf-8")}
+{style}
 </style>
 </head>
-<body>
+"""
+
+
+def page(inspection: Inspection, title: str, picture: bytes | None = None) -> str:
+    data = {"figures": inspection.figures, "view": inspection.view,
+            "activations": quantised(inspection.shown_activations)}
+    embedded = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    image = (f'<h2>Gate saturation</h2><img alt="gate saturation" src="data:image/png;base64,'
+             f'{base64.b64encode(picture).decode("ascii")}">' if picture else "")
+    style = ("body { font: 16px/1.45 system-ui, sans-serif; max-width: 70em; margin: 1em auto; "
+             "padding: 0 1em; }\n.hint { color: #555; font-size: 14px; }\n"
+             + (PAGE / "inside.css").read_text(encoding="utf-8"))
+    return head(title, style) + f"""<body>
 <h1>{html.escape(title)}</h1>
 <main id="inside"></main>
 {image}

@@ -223,13 +223,17 @@ const Inside = (() => {
       gates.append(el("figure", {}, svg, el("figcaption", {}, `layer ${layer} ${gate}`)));
     }
 
-    root.append(summary, modeBox, picker, text, detail,
-      el("h3", {}, "Which units track what"),
-      el("p", {className: "hint"}, "Binary properties: AUROC, either direction; counts: |r|. " +
-        "Baselines: the best unit for labels permuted in blocks of 200 characters, and the " +
-        "best unit of an untrained model of the same shape. Probe: a ridge fit on all units of " +
-        "a layer, first half to second (accuracy and AUROC; counts R²), against a constant."),
-      rankingTable, contextBox);
+    root.append(summary, modeBox, picker, text, detail);
+    if (figures.properties.length) {  // none where only the text was read (the offline page)
+      root.append(el("h3", {}, "Which units track what"),
+        el("p", {className: "hint"}, "Binary properties: AUROC, either direction; counts: " +
+          "|r|. Baselines: the best unit for labels permuted in blocks of 200 characters, and " +
+          "the best unit of an untrained model of the same shape. Probe: a ridge fit on all " +
+          "units of a layer, first half to second (accuracy and AUROC; counts R²), against a " +
+          "constant."),
+        rankingTable);
+    }
+    root.append(contextBox);
     if ((figures.saturation || []).length) {
       root.append(el("h3", {}, "How the gates behave"),
         el("p", {className: "hint"}, "Each dot is a unit: the fraction of characters with the " +
