@@ -150,7 +150,11 @@ class Model:
 
     def next(self, text: str, k: int = 5) -> list[tuple[str, float]]:
         """The `k` most likely characters after `text`, with their probabilities (the serve
-        page's keyboard). An empty text is the start of a line."""
+        page's keyboard). An empty text is the start of a line.
+
+        >>> model.next("The meaning of lif", k=2)  # doctest: +SKIP
+        [('e', 0.99...), ('i', 0.0003...)]
+        """
         if k < 1:
             raise CharrnnError(f"k must be at least 1, not {k}.")
         ids = self.vocab.encode_seed(text or "\n")
@@ -206,6 +210,11 @@ class Model:
         CharrnnError
             Options that contradict, a text with characters outside the vocabulary, a
             missing corpus, or a dynamic evaluation that diverged.
+
+        Examples
+        --------
+        >>> model.evaluate("test").bpc  # doctest: +SKIP
+        >>> model.evaluate("He said no.", batch_size=1).bpc  # doctest: +SKIP
         """
         if dynamic and batch_size is not None:
             raise UsageError("--dynamic (dynamic=True) scores the text as one stream: drop "
@@ -294,6 +303,10 @@ class Model:
         Inspection
             Shown inline in a notebook; ``save(folder)`` writes index.html and
             inspect.json; ``figures`` holds every figure.
+
+        Examples
+        --------
+        >>> model.inspect('He said "no" (twice).', units=["2.c.385"]).to_json()  # doctest: +SKIP
         """
         subjects = [self] + ([other if isinstance(other, Model) else load(other)]
                              if other is not None else [])
@@ -342,6 +355,10 @@ class Model:
         -------
         list of pathlib.Path
             The files written.
+
+        Examples
+        --------
+        >>> model.export("exported/", ["onnx"])  # doctest: +SKIP
         """
         from charrnn.exporting import export
 

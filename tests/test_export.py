@@ -191,12 +191,13 @@ def test_the_safetensors_file_is_pytorchs_layout(exported, texts, name):
 
 
 def test_bad_input_gets_one_line_and_nothing_half_written(exported, tmp_path):
-    model, files = exported["gru"]
-    run = model.path
+    model, _ = exported["gru"]
+    run, existing = model.path, tmp_path / "existing"
+    assert invoke("export", run, "-o", existing, "--format", "onnx").exit_code == 0
     cases = [
         (("export", tmp_path / "nowhere", "-o", tmp_path / "a"), "does not exist"),
         (("export", run, "-o", tmp_path / "b", "--format", "tflite"), "'tflite' is not one of"),
-        (("export", run, "-o", files[0].parent), "already exists"),
+        (("export", run, "-o", existing), "already exists"),
     ]
     for args, message in cases:
         result = invoke(*args)
@@ -204,17 +205,19 @@ def test_bad_input_gets_one_line_and_nothing_half_written(exported, tmp_path):
         lines = result.output.strip().splitlines()
         assert lines[-1].startswith("Error: ") and message in lines[-1], result.output
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
-    assert not list(files[0].parent.parent.glob(".*"))  # no staging folder left behind
-    again = invoke("export", run, "-o", files[0].parent, "--overwrite", "--format", "onnx")
+    assert [p.name for p in tmp_path.iterdir()] == ["existing"]  # no staging folder left
+    again = invoke("export", run, "-o", existing, "--overwrite", "--format", "safetensors",
+                   "--format", "html")
     assert again.exit_code == 0, again.output
-    assert {p.name for p in files[0].parent.iterdir()} == {"model.onnx", "vocab.json",
-                                                           "config.json"}
+    assert {p.name for p in existing.iterdir()} == {"model.safetensors", "model.html",
+                                                    "vocab.json", "config.json"}
 
 
 # -- the page -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["lstm", "gru", "rnn_relu", "unrolled"])
 def test_the_page_generates_offline_as_python_does(exported, texts, browser, name):
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -222,7 +225,11 @@ def test_the_page_generates_offline_as_python_does(exported, texts, browser, nam
     page = files[0].parent / "model.html"
     browser.get(page.as_uri())
     wait = WebDriverWait(browser, 60)
-    wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#suggestions .suggestion"))
+    try:
+        wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#suggestions .suggestion"))
+    except TimeoutException:
+        status = browser.execute_script("return document.getElementById('status').textContent")
+        pytest.fail(f"no suggestions: status {status!r}, log {browser.get_log('browser')}")
 
     seed = "The meaning of life is"
     in_page = dict(browser.execute_script(f"return charrnn.next({seed!r}, 84)"))
