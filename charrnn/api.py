@@ -327,7 +327,7 @@ def compare(corpus: PathLike | None = None, models: Sequence[str] | str = DEFAUL
             lambda: console.ConsoleReporter(config.epochs) if verbose else Reporter(),
             encoding)
     options = {"models": ",".join(names), **given, "match_params": match_params,
-               "out": out if out else None, "resume": resume,
+               "out": out, "resume": resume,
                "sample_text": sample_text if sample_text != DEFAULT_SEED_TEXT else None,
                "temperature": temperature if temperature != TEMPERATURE else None,
                "encoding": encoding if encoding != "utf-8" else None}

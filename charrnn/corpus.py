@@ -190,7 +190,7 @@ class CharVocab:
         if unknown and not skip_unknown:
             raise CharrnnError(f"the seed text has characters that are not in the model's "
                                f"vocabulary: {_describe(unknown)}. Remove them, or pass "
-                               "--skip-unknown to drop them.")
+                               "--skip-unknown (skip_unknown=True) to drop them.")
         kept = "".join(c for c in text if c not in unknown)
         if not kept:
             raise CharrnnError("the seed text is empty (or has no character the model knows): "

@@ -153,7 +153,8 @@ def resume_run(path: PathLike, corpus_path: PathLike | None, given_model: dict[s
             f"{run.path} is finished ({finished}) at step {progress.step}; nothing was "
             f"changed. To train on, give it more: --epochs (now {train_config.epochs}), "
             "--max-steps or --time-budget (which count from the start of the run), or "
-            "--patience or a new --lr after an early stop.")
+            "--patience or a new --lr after an early stop (from Python: epochs, max_steps, "
+            "time_budget, patience, lr).")
     if write:
         run.save_config(model_config, train_config, corpus_info, versions())
         run.keep_rows({METRICS: progress.rows, SAMPLES: progress.samples})

@@ -183,7 +183,7 @@ class TrainingLoop:
         self.workers = workers or Workers()
         if config.batch_size % len(contexts):
             raise CharrnnError(f"--batch-size {config.batch_size} must be a multiple of the "
-                               f"number of devices ({len(contexts)}).")
+                               f"number of devices ({len(contexts)}) (batch_size, from Python).")
         self.columns = rnn_batch(self.workers.shard(corpus.part("train")), config.batch_size)
         self.trainer = make_trainer(model, config, contexts, progress.lr, self.workers.kvstore)
         self.trainer_state = TrainerState(self.trainer)
