@@ -101,7 +101,7 @@ def test_onnxruntime_predicts_every_character_as_mxnet_does(exported, texts, nam
     assert abs(-onnx_log_probs.mean() - scored.loss) < 1e-4
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru", "unrolled"])
+@pytest.mark.parametrize("name", list(VARIANTS))
 def test_greedy_generation_in_onnxruntime_is_charrnns(exported, name):
     model, files = exported[name]
     seed = "The meaning of life is"
@@ -215,7 +215,7 @@ def test_bad_input_gets_one_line_and_nothing_half_written(exported, tmp_path):
 
 # -- the page -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["lstm", "gru", "rnn_relu", "unrolled"])
+@pytest.mark.parametrize("name", list(VARIANTS))
 def test_the_page_generates_offline_as_python_does(exported, texts, browser, name):
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
