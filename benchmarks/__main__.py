@@ -114,8 +114,8 @@ def main(quick: bool, peer: bool, out: Path) -> None:
             table.add("3 epochs of the default lstm: test bits/char", bpc, "bpc")
     if peer_module:
         difference, count = peer_module.exported_difference(PRETRAINED)
-        table.add(f"pretrained, safetensors in torch.nn: largest log-p gap ({count:,} chars)",
-                  difference, "nats")
+        table.add(f"safetensors in torch.nn: max log-p gap, {count:,} chars", difference,
+                  "nats")
     out.write_text(json.dumps({"machine": f"{platform.machine()}, {os.cpu_count()} cores",
                                "mxnet": mx.__version__, "quick": quick, "rows": table.rows},
                               indent=1) + "\n")
