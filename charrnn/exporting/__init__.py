@@ -15,6 +15,7 @@ from charrnn.errors import CharrnnError, UsageError
 from charrnn.exporting.layout import torch_weights
 from charrnn.exporting.onnx_graph import onnx_model
 from charrnn.exporting.page import page_html
+from charrnn.rundir import CONFIG
 
 FORMATS = ("onnx", "safetensors", "html")
 FILES = {"onnx": "model.onnx", "safetensors": "model.safetensors", "html": "model.html"}
@@ -32,7 +33,7 @@ def export(model, out: Path, formats: Sequence[str] = FORMATS,
     if out.exists() and not overwrite:
         raise UsageError(f"{out} already exists: choose another folder, or pass --overwrite "
                          "(overwrite=True) to replace it.")
-    settings = json.loads(model.run.file("config.json").read_text(encoding="utf-8"))
+    settings = model.run.read_json(CONFIG)
     config, vocab = settings["model"], list(model.vocab.chars)
     weights = torch_weights(model.network)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -40,7 +41,7 @@ def export(model, out: Path, formats: Sequence[str] = FORMATS,
     try:
         (staging / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False) + "\n",
                                             encoding="utf-8")
-        (staging / "config.json").write_text(json.dumps(settings, indent=1) + "\n",
+        (staging / CONFIG).write_text(json.dumps(settings, indent=1) + "\n",
                                              encoding="utf-8")
         if "onnx" in formats:
             _require("onnx")

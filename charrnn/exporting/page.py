@@ -24,9 +24,10 @@ def page_html(weights: dict[str, np.ndarray], config: dict, vocab: list[str], ti
     """The page. The weights are float32: float16 halves the page (8.9 MB instead of 17.8 for
     the pretrained 2 x 512 LSTM) but moved its probabilities by up to 1.2e-5 and changed its
     greedy continuation within 100 characters; float32 gives Python's (measured, README)."""
-    size = sum(w.size for w in weights.values()) * 4 * 4 // 3
+    count = sum(w.size for w in weights.values())
+    size = count * 4 * 4 // 3  # float32, in base64
     if size > MOST_BYTES:
-        raise UsageError(f"the model's {sum(w.size for w in weights.values()):,} weights make a "
+        raise UsageError(f"the model's {count:,} weights make a "
                          f"page of {size / 1e6:,.0f} MB, more than the {MOST_BYTES / 1e6:.0f} "
                          "MB a page may hold: export it as onnx or safetensors.")
     tensors = {name: {"shape": list(w.shape),

@@ -31,7 +31,6 @@ const Offline = (() => {
     const w = Object.fromEntries(Object.entries(data.tensors).map(([k, t]) => [k, tensor(t)]));
     const {model: mode, layers, hidden} = data.config;
     if (mode === "unrolled") return unrolled(w);
-    const gates = {lstm: 4, gru: 3}[mode] || 1;
     return {
       mode,
       zero: () => ({h: Array.from({length: layers}, () => new Float64Array(hidden)),
@@ -77,7 +76,6 @@ const Offline = (() => {
         }
         return {logits: affine(w["decoder.weight"], x, w["decoder.bias"]), state: {h, c}, seen};
       },
-      gates,
     };
   }
 
@@ -92,11 +90,11 @@ const Offline = (() => {
       mode: "unrolled",
       zero: () => ({previous: [0, 0]}),
       step(state, id) {
-        const [first, second] = state.previous;
-        let hidden = dense("hidden", input(first), true).map((v, j) => v + input(second)[j]);
+        const [first, second] = state.previous.map(input);
+        let hidden = dense("hidden", first, true).map((v, j) => v + second[j]);
         const third = input(id);
         hidden = dense("hidden", hidden, true).map((v, j) => v + third[j]);
-        return {logits: dense("output", hidden, false), state: {previous: [second, id]},
+        return {logits: dense("output", hidden, false), state: {previous: [state.previous[1], id]},
                 seen: [{hidden}]};
       },
     };
