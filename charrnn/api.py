@@ -402,10 +402,20 @@ def info_rows(summary: Summary) -> list[tuple[str, str]]:
                                  f"{last['elapsed']:.0f} s"))
         rows.append(("best", f"validation {best['val_bpc']:.4f} bits/char at epoch "
                              f"{best['epoch']}"))
+        rows.append(("schedule", schedule_text(summary.training, last)))
     for split, scores in summary.evaluations.items():
         rows.append((split, f"{scores['bpc']:.4f} bits/char, accuracy "
                             f"{scores['accuracy']:.2%} ({scores['chars']:,} characters)"))
     return rows
+
+
+def schedule_text(training: TrainConfig, last: dict[str, Any]) -> str:
+    """The learning rate's schedule, its planned end and where the rate stood last."""
+    warmup = f" after {training.warmup} warm-up steps" if training.warmup else ""
+    end = (f", planned to reach 0 at step {last['planned_end']:,}"
+           if last.get("planned_end") and training.lr_schedule != "constant" else "")
+    return (f"{training.lr_schedule} from lr {training.lr:g}{warmup}{end}; lr "
+            f"{last['lr']:.3g} at step {last['step']:,}")
 
 
 def _model_names(models: Sequence[str] | str) -> list[str]:

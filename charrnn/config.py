@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from charrnn.errors import CharrnnError
+from charrnn.schedule import SHAPES
 
 RECURRENT_MODELS = ("lstm", "gru", "rnn_relu", "rnn_tanh")
 MODELS = (*RECURRENT_MODELS, "unrolled")
 OPTIMIZERS = ("adam", "sgd")
-LR_SCHEDULES = ("constant", "cosine")
-DEFAULT_LR = {"adam": 0.002, "sgd": 1.0}
+DEFAULT_LR = {"adam": 0.003, "sgd": 1.0}
 MAX_VOCAB = 65536
 # The most weights a run directory may describe: 4 GB of float32.
 MAX_PARAMETERS = 1_000_000_000
@@ -79,16 +79,22 @@ class TrainConfig:
     batch_size: int = setting(32, "Columns trained in parallel (split across devices).", 1,
                               65_536)
     epochs: int = setting(30, "Most passes over the training split.", 1, 10**9)
-    lr: float = setting(0.002, "Learning rate.", 0, low_open=True)
+    lr: float = setting(0.003, "Peak learning rate.", 0, low_open=True)
     optimizer: str = setting("adam", "Optimizer.", choices=OPTIMIZERS)
     clip: float = setting(1.0, "Largest global norm of the gradient of the mean loss.", 0,
                           low_open=True)
     weight_decay: float = setting(0.0, "L2 penalty on all weights, added to the gradient.", 0)
-    lr_schedule: str = setting("constant", "cosine: after --warmup steps, the rate falls along a "
-                               "half cosine to 0 at the end of the last of --epochs.",
-                               choices=LR_SCHEDULES)
-    warmup: int = setting(0, "Steps over which the rate rises linearly from 0 at the start.",
+    lr_schedule: str = setting("cosine", "How the rate falls, after --warmup steps, to 0 where "
+                               "the run ends (the end of --epochs or of --time-budget, "
+                               "whichever comes first): in a line; along a half cosine; "
+                               "held, then a (1 - sqrt) cooldown over the last fifth; or not "
+                               "at all.", choices=SHAPES)
+    warmup: int = setting(200, "Steps over which the rate rises linearly from 0 at the start.",
                           0)
+    beta2: float = setting(0.999, "Adam's decay rate of the squared gradients' average.", 0, 1,
+                           high_open=True)
+    forget_bias: float = setting(0.0, "The LSTM's forget-gate bias at initialisation (1 keeps "
+                                 "the memory early on, as char-rnn does).", -10, 10)
     lr_decay: float = setting(1.0, "Multiply the learning rate by this when validation stops "
                               "improving.", 0, 1, low_open=True)
     patience: int = setting(5, "Stop after this many epochs without a better validation "

@@ -34,8 +34,10 @@ class ConsoleReporter(Reporter):
         if done:
             self.bar.update(done)
 
-    def advanced(self, windows: int, loss: float | None, chars_per_s: float) -> None:
-        self.status = f"loss {bits(loss):.3f} bpc, {chars_per_s:,.0f} chars/s"
+    def advanced(self, windows: int, loss: float | None, chars_per_s: float,
+                 schedule: dict[str, Any]) -> None:
+        self.status = (f"loss {bits(loss):.3f} bpc, {chars_per_s:,.0f} chars/s, lr "
+                       f"{schedule['lr']:.2g}{planned_end(schedule)}")
         if self.notebook:
             self.bar.set_postfix_str(self.status, refresh=False)
         self.bar.update(windows)
@@ -58,11 +60,24 @@ class ConsoleReporter(Reporter):
 
     def epoch_ended(self, row: dict[str, Any]) -> None:
         self.close()
-        minutes, seconds = divmod(int(row["elapsed"]), 60)
         click.echo(f"epoch {row['epoch']:>5}  step {row['step']:>6}  train "
                    f"{row['train_bpc']:.3f} bpc  val {row['val_bpc']:.3f} bpc"
                    f"{' (best)' if row['best'] else '       '}  {row['chars_per_s']:>7,} chars/s"
-                   f"  {minutes}m{seconds:02d}s")
+                   f"  lr {row['lr']:.2g}  {clock(row['elapsed'])}")
+
+
+def planned_end(schedule: dict[str, Any]) -> str:
+    """Where the learning rate's plan ends: a step, and the time left until it when known."""
+    if not schedule["end"]:
+        return ""
+    left = schedule["left"]
+    return f", ends at step {schedule['end']:,}" + (
+        f" in {clock(left)}" if left is not None else "")
+
+
+def clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes}m{seconds:02d}s"
 
 
 def say(text: str = "") -> None:

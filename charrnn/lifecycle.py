@@ -83,13 +83,17 @@ def checked_model(config: ModelConfig, fused: bool = False) -> mx.gluon.HybridBl
     return model
 
 
-def initialized_model(config: ModelConfig, contexts: list[mx.Context], seed: int):
-    return initialize(checked_model(config, fused_for(contexts)), contexts, seed)
+def initialized_model(config: ModelConfig, contexts: list[mx.Context], seed: int,
+                      forget_bias: float = 0.0):
+    return initialize(checked_model(config, fused_for(contexts)), contexts, seed, forget_bias)
 
 
-def initialize(model: mx.gluon.HybridBlock, contexts: list[mx.Context], seed: int):
+def initialize(model: mx.gluon.HybridBlock, contexts: list[mx.Context], seed: int,
+               forget_bias: float = 0.0):
     mx.random.seed(seed)
     model.initialize(mx.init.Xavier(), ctx=contexts)
+    if forget_bias:
+        model.open_forget_gates(forget_bias)
     return hybridize(model)
 
 
@@ -111,7 +115,8 @@ def start_run(corpus_path: PathLike, model_config: ModelConfig, train_config: Tr
         corpus = load_corpus(corpus_path, encoding)
     corpus.check_trainable(train_config.batch_size, train_config.seq_len)
     model_config = ModelConfig(**{**to_dict(model_config), "vocab_size": len(corpus.vocab)}).check()
-    model = initialized_model(model_config, contexts, train_config.seed)
+    model = initialized_model(model_config, contexts, train_config.seed,
+                              train_config.forget_bias)
     if source is not None:
         source.copy_weights(model)
     run = RunDir(out)

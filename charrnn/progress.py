@@ -6,11 +6,12 @@ sequences them and a checkpoint is this object plus arrays.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from charrnn.config import TrainConfig
 from charrnn.errors import CharrnnError
+from charrnn.schedule import Plan
 
 INTERRUPTED = "interrupted"
 
@@ -31,6 +32,7 @@ class Progress:
     stop_reason: str = ""    # why training ended; empty while it can go on
     rows: int = 0            # rows of metrics.jsonl and samples.jsonl written so far: on
     samples: int = 0         # resume, those written after the checkpoint are dropped
+    plan: Plan = field(default_factory=Plan)  # where the learning rate's decay ends
 
     @classmethod
     def from_dict(cls, data: Any, source: str) -> Progress:
@@ -38,7 +40,9 @@ class Progress:
             raise CharrnnError(f"{source} is damaged (expected a JSON object).")
         try:
             fields = {f.name for f in dataclasses.fields(cls)}
-            return cls(**{k: v for k, v in data.items() if k in fields})
+            values = {k: v for k, v in data.items() if k in fields}
+            values["plan"] = Plan(**values.get("plan", {}))
+            return cls(**values)
         except TypeError as error:
             raise CharrnnError(f"{source} is damaged ({error}).") from None
 
@@ -88,6 +92,10 @@ class Progress:
         self.lr = lr
         self.bad_epochs = 0
 
+    def planned(self, plan: Plan) -> None:
+        """The learning rate follows `plan` from this step on."""
+        self.plan = plan
+
     def wrote_row(self) -> None:
         """A row of metrics.jsonl: on resume, rows written after the checkpoint are dropped."""
         self.rows += 1
@@ -131,7 +139,12 @@ class Progress:
         return ""
 
     def time_limit(self, config: TrainConfig) -> str:
-        if config.time_budget and self.elapsed >= config.time_budget:
+        """The budget is used up, or its plan is complete: the rate is 0, the rest would be
+        wasted (a new budget makes a new plan)."""
+        plan = self.plan
+        planned_end = (plan.basis == "time budget" and plan.time_budget == config.time_budget
+                       and config.lr_schedule != "constant" and plan.complete(self.step))
+        if config.time_budget and (self.elapsed >= config.time_budget or planned_end):
             return time_budget_used(config)
         return ""
 

@@ -11,7 +11,6 @@ reseeded before each step (about 10 microseconds) and the window lengths of an e
 """
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -30,6 +29,7 @@ from charrnn.models import State, trainable_parameters
 from charrnn.plots import plot_runs
 from charrnn.progress import INTERRUPTED, Progress, time_budget_used
 from charrnn.rundir import BEST, CURVES, SAMPLES, RunDir
+from charrnn.schedule import Pace, budget_end, worth_replanning
 from charrnn.scores import Metrics, bits
 from charrnn.stopping import StopRequest
 from charrnn.trainer_state import TrainerState
@@ -45,8 +45,10 @@ class Reporter:
     def epoch_started(self, epoch: int, windows: int, done: int) -> None:
         pass
 
-    def advanced(self, windows: int, loss: float | None, chars_per_s: float) -> None:
-        pass
+    def advanced(self, windows: int, loss: float | None, chars_per_s: float,
+                 schedule: dict[str, Any]) -> None:
+        """`schedule`: the rate now ("lr"), the planned end ("end", a step, or 0) and the
+        seconds left until then ("left", or None while the pace is unknown)."""
 
     def epoch_ended(self, row: dict[str, Any]) -> None:
         pass
@@ -72,6 +74,8 @@ def make_trainer(model: gluon.Block, config: TrainConfig, contexts: list[mx.Cont
     if kvstore is None and len(contexts) > 1:
         kvstore = "device" if contexts[0].device_type == "gpu" else "local"
     options = {"learning_rate": lr, "wd": config.weight_decay}
+    if config.optimizer == "adam":
+        options["beta2"] = config.beta2
     return gluon.Trainer(model.collect_params(), config.optimizer, options, kvstore=kvstore,
                          update_on_kvstore=False if kvstore else None)
 
@@ -130,18 +134,6 @@ def mxnet_seed(seed: int, step: int, rank: int = 0) -> int:
     return (seed * 1_000_003 + step * 1_009 + rank) % (2 ** 31)
 
 
-def schedule(config: TrainConfig, step: int, windows_per_epoch: int) -> float:
-    """The learning rate's factor at `step`: a linear warm-up, then constant or a half
-    cosine down to 0 at the last step (a function of the step, so resume is exact)."""
-    if config.warmup and step < config.warmup:
-        return (step + 1) / config.warmup
-    if config.lr_schedule == "constant":
-        return 1.0
-    total = config.epochs * windows_per_epoch  # not --max-steps: a stop, changed on resume
-    done = (step - config.warmup) / max(total - config.warmup, 1)
-    return 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
-
-
 class Throughput:
     """Training characters per second since the last record, evaluations excluded."""
 
@@ -193,7 +185,9 @@ class TrainingLoop:
         self.started = 0.0                       # time.time() when training began, in effect
         self.pending: list[mx.nd.NDArray] = []   # per-step losses not yet read back
         self.meter = Throughput()
+        self.pace = Pace()
         self.evaluated_at = -1                   # the step of the last evaluation
+        self.validation_seconds = 0.0            # how long the last validation took
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -204,6 +198,7 @@ class TrainingLoop:
         hidden = self.restore() if progress.step else None
         self.started = time.time() - progress.elapsed
         progress.stop(progress.limit_reached(config))
+        self.plan_epochs()
         while not progress.stop_reason:
             lengths = self.epoch_windows(progress.epoch)
             if not progress.window:
@@ -211,7 +206,7 @@ class TrainingLoop:
             self.reporter.epoch_started(progress.epoch + 1, len(lengths), progress.window)
             self.meter.start()
             for data, target in bptt_windows(self.columns, lengths, start=progress.window):
-                hidden = self.step(data, target, hidden, len(lengths))
+                hidden = self.step(data, target, hidden)
                 if due(config.sample_every, progress.step):
                     self.write_samples()
                 within_epoch = progress.window < len(lengths)  # an epoch's end evaluates anyway
@@ -238,14 +233,13 @@ class TrainingLoop:
                else None)
         return window_lengths(len(self.columns), self.config.seq_len, rng)
 
-    def step(self, data: np.ndarray, target: np.ndarray, hidden: list[State],
-             windows: int) -> list[State]:
+    def step(self, data: np.ndarray, target: np.ndarray, hidden: list[State]) -> list[State]:
         """One optimizer step on one window; the losses are read back every --log-interval."""
         config, progress = self.config, self.progress
         mx.random.seed(mxnet_seed(config.seed, progress.step, self.workers.rank))
         # With random lengths a shorter window takes a smaller step (AWD-LSTM).
         scale = len(data) / config.seq_len if config.random_seq_len else 1.0
-        self.trainer.set_learning_rate(self.rate(windows) * scale)
+        self.trainer.set_learning_rate(self.rate() * scale)
         hidden, loss = train_step(self.model, self.trainer, data, target, hidden,
                                   self.contexts, config.clip, self.workers.count)
         self.pending.append(loss)
@@ -256,17 +250,90 @@ class TrainingLoop:
             self.corpus.release()  # a memory-mapped corpus's pages, read and done with
         return hidden
 
-    def rate(self, windows_per_epoch: int) -> float:
+    def rate(self) -> float:
         """The learning rate now: the run's rate (after any decay) on its schedule."""
-        return self.progress.lr * schedule(self.config, self.progress.step, windows_per_epoch)
+        config, progress = self.config, self.progress
+        return progress.lr * progress.plan.factor(config.lr_schedule, config.warmup,
+                                                  progress.step)
+
+    # -- the plan: where the learning rate reaches zero (schedule.py) ----------------------
+
+    def plan_epochs(self) -> None:
+        """Plan the decay to end with --epochs, unless a plan for these limits is on record
+        (a resumed run follows it). A budget's end is planned once the pace is known."""
+        config, progress = self.config, self.progress
+        plan = progress.plan
+        if plan.end and (plan.epochs, plan.time_budget) == (config.epochs, config.time_budget):
+            return
+        new = plan.replanned(progress.step, self.epochs_end(), "epochs", config.warmup,
+                             config.epochs, config.time_budget)
+        if plan.end and config.lr_schedule != "constant":
+            self.reporter.note(f"new limits (--epochs {config.epochs}, --time-budget "
+                               f"{config.time_budget:g} s): the learning rate now falls from "
+                               f"{self.rate():.3g} at step {progress.step} to 0 at step "
+                               f"{new.end}.")
+        progress.planned(new)
+
+    def epochs_end(self) -> int:
+        """The step at which the last of --epochs ends."""
+        config, progress = self.config, self.progress
+        left = config.epochs - progress.epoch
+        if left <= 0:
+            return progress.step
+        this_epoch = len(self.epoch_windows(progress.epoch)) - progress.window
+        if config.random_seq_len and left <= 1000:  # the windows of each epoch, as drawn
+            later = sum(len(self.epoch_windows(e))
+                        for e in range(progress.epoch + 1, config.epochs))
+        else:
+            later = (left - 1) * len(self.epoch_windows(progress.epoch))
+        return progress.step + this_epoch + later
+
+    def plan_budget(self) -> None:
+        """At a logging step: measure the pace and, if the time budget runs out before the
+        epochs do (keeping time for the last validation), move the plan's end there when it
+        moved enough. Every worker follows worker 0's plan."""
+        config, progress = self.config, self.progress
+        self.clock()
+        self.pace.observe(progress.step, progress.elapsed)
+        if not config.time_budget:
+            return
+        seconds_per_step = self.pace.seconds_per_step()
+        end = 0 if seconds_per_step is None else budget_end(
+            progress.step, progress.elapsed, config.time_budget - self.validation_seconds,
+            seconds_per_step)
+        end = int(self.workers.from_chief(end)[0])
+        epochs_end, plan = self.epochs_end(), progress.plan
+        if not end or (end >= epochs_end and plan.basis == "epochs"):
+            return
+        basis = "time budget" if end < epochs_end else "epochs"
+        end = min(end, epochs_end)
+        if basis == plan.basis and not worth_replanning(plan, progress.step, end):
+            return
+        if plan.basis == basis == "time budget" and \
+                abs(end - plan.end) > 0.1 * (plan.end - plan.warmup_from):
+            self.reporter.note(f"the pace changed: the learning rate now reaches 0 at step "
+                               f"{end} instead of {plan.end}.")
+        progress.planned(plan.replanned(progress.step, end, basis, config.warmup,
+                                        config.epochs, config.time_budget))
+
+    def schedule_now(self) -> dict[str, Any]:
+        """The rate, the plan's end and the seconds left until it, for the progress line."""
+        progress, seconds_per_step = self.progress, self.pace.seconds_per_step()
+        end = progress.plan.end
+        left = (max(end - progress.step, 0) * seconds_per_step
+                if end and seconds_per_step is not None else None)
+        return {"lr": self.rate(), "end": end, "left": left}
 
     def why_stop(self) -> str:
         """Why to stop after this step, if at all; all workers of a job decide alike."""
         config, progress = self.config, self.progress
         if progress.step_limit(config):
             return progress.step_limit(config)
-        if self.workers.count > 1 and progress.step % config.log_interval:
+        logging_step = progress.step % config.log_interval == 0
+        if self.workers.count > 1 and not logging_step:
             return ""  # signals and clocks differ between workers: vote at logging steps only
+        if logging_step:
+            self.plan_budget()
         self.clock()
         interrupted, out_of_time = self.workers.total(self.stop.signal is not None,
                                                       bool(progress.time_limit(config)))
@@ -285,7 +352,8 @@ class TrainingLoop:
         self.pending = []
         _check_finite(losses, self.progress, self.config)
         self.progress.read_losses(float(losses.sum()), len(losses))
-        self.reporter.advanced(len(losses), float(losses.mean()), self.meter.rate())
+        self.reporter.advanced(len(losses), float(losses.mean()), self.meter.rate(),
+                               self.schedule_now())
 
     # -- evaluating and deciding ---------------------------------------------------------
 
@@ -295,7 +363,9 @@ class TrainingLoop:
         self.flush()
         self.evaluated_at = self.progress.step
         lr_before = self.progress.lr
+        began = time.time()
         verdict = self.validate(scheduled, windows) if self.workers.chief else ""
+        self.validation_seconds = time.time() - began
         self.follow_chief(verdict, lr_before)
 
     def validate(self, scheduled: bool, windows: int) -> str:
@@ -336,7 +406,8 @@ class TrainingLoop:
         row = {"epoch": epoch, "step": progress.step,
                "train_loss": train_loss, "train_bpc": bits(train_loss),
                "val_loss": metrics.loss, "val_bpc": metrics.bpc,
-               "val_accuracy": metrics.accuracy, "lr": self.rate(windows_per_epoch),
+               "val_accuracy": metrics.accuracy, "lr": self.rate(),
+               "planned_end": progress.plan.end,
                "best": improved, "chars_per_s": round(self.meter.rate()),
                "elapsed": round(progress.elapsed, 2)}
         self.meter.restart()

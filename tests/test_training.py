@@ -12,7 +12,7 @@ from charrnn.evaluation import evaluate
 from charrnn.lifecycle import initialized_model
 from charrnn.progress import Progress
 from charrnn.rundir import RunDir
-from charrnn.training import TrainingLoop, clip_gradients, forward_backward, make_trainer, schedule
+from charrnn.training import TrainingLoop, clip_gradients, forward_backward, make_trainer
 
 # Validation loss in nats/char after 300 steps must fall below this (seen here: lstm 0.032,
 # gru 0.021, rnn_relu 0.077, rnn_tanh 0.054, unrolled 0.077, all from about 3.3 = ln(28)).
@@ -100,7 +100,8 @@ def test_sgd_and_weight_decay_change_the_update(tiny_corpus, tmp_path):
 
 
 def test_lr_decay_multiplies_the_rate_when_validation_gets_worse(tiny_corpus, tmp_path):
-    _, _, _, run = train_tiny(tiny_corpus, tmp_path / "r", lr=0.3, patience=3, lr_decay=0.5)
+    _, _, _, run = train_tiny(tiny_corpus, tmp_path / "r", lr=0.3, patience=3, lr_decay=0.5,
+                              lr_schedule="constant", warmup=0)
     rows = run.metrics()
     for before, after in zip(rows, rows[1:]):
         assert after["lr"] == pytest.approx(before["lr"] * (1.0 if after["best"] else 0.5))
@@ -110,7 +111,7 @@ def test_lr_decay_multiplies_the_rate_when_validation_gets_worse(tiny_corpus, tm
 def test_random_seq_len_varies_windows_and_scales_the_step(tiny_corpus, tmp_path):
     corpus = load_corpus(tiny_corpus)
     config = TrainConfig(seq_len=20, batch_size=8, lr=0.01, random_seq_len=True, epochs=1,
-                         log_interval=1)
+                         log_interval=1, lr_schedule="constant", warmup=0)
     net = initialized_model(ModelConfig(vocab_size=len(corpus.vocab), hidden=16, embed=8),
                             [mx.cpu()], 0)
     loop = TrainingLoop(net, corpus, config, [mx.cpu()], RunDir.create(tmp_path / "r"),
@@ -124,11 +125,17 @@ def test_random_seq_len_varies_windows_and_scales_the_step(tiny_corpus, tmp_path
     assert loop.epoch_windows(1) != lengths  # a new draw every epoch
 
 
-def test_the_cosine_schedule_warms_up_then_falls_to_zero():
-    config = TrainConfig(lr_schedule="cosine", warmup=10, epochs=2)
-    factors = [schedule(config, step, 55) for step in range(110)]
-    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
-    assert factors[10] == pytest.approx(1.0)
-    assert factors[60] == pytest.approx(0.5)  # halfway through the 100 steps after warm-up
-    assert factors[-1] < 0.001 and all(a >= b for a, b in zip(factors[10:], factors[11:]))
-    assert schedule(TrainConfig(), 5, 55) == 1.0
+def test_forget_bias_opens_every_lstm_layers_forget_gate_and_beta2_reaches_adam():
+    config = ModelConfig(vocab_size=10, hidden=8, embed=4, layers=2)
+    net = initialized_model(config, [mx.cpu()], 0, forget_bias=1.0)
+    biases = [p.data().asnumpy() for name, p in net.collect_params().items()
+              if name.endswith("i2h_bias")]
+    assert len(biases) == 2
+    for bias in biases:  # MXNet's gates: input, forget, cell, output
+        assert (bias[8:16] == 1).all() and not bias[:8].any() and not bias[16:].any()
+    gru = initialized_model(ModelConfig(model="gru", vocab_size=10, hidden=8, embed=4),
+                            [mx.cpu()], 0, forget_bias=1.0)
+    assert not any(p.data().asnumpy().any() for name, p in gru.collect_params().items()
+                   if name.endswith("_bias"))
+    trainer = make_trainer(net, TrainConfig(beta2=0.99), [mx.cpu()], 0.002)
+    assert trainer.optimizer.beta2 == 0.99

@@ -54,6 +54,9 @@ class Stepper:
 class CharModel(gluon.HybridBlock):
     """The protocol: begin_state, state_info, forward(inputs, state) and stepper()."""
 
+    def open_forget_gates(self, bias: float) -> None:
+        """Only an LSTM has forget gates (GluonRNNModel)."""
+
     def begin_state(self, batch_size: int, ctx: mx.Context = None) -> State:
         ctx = ctx or mx.current_context()
         return [mx.nd.zeros(tuple(batch_size if d == 0 and i == info["__layout__"].find("N")

@@ -130,6 +130,17 @@ class GluonRNNModel(CharModel):
             renamed[name] = param
         return renamed
 
+    def open_forget_gates(self, bias: float) -> None:
+        """Set the forget gate's input bias (MXNet's LSTM gates: i, f, g, o) of every layer,
+        after initialisation: a positive bias keeps the memory while the weights are young."""
+        if self.mode != "lstm":
+            return
+        h = self.hidden_size
+        for name, param in self.collect_params().items():
+            if name.endswith("i2h_bias"):
+                for data in param.list_data():
+                    data[h:2 * h] = bias
+
     def stepper(self) -> Stepper:
         if self.fused:
             return super().stepper()

@@ -1,0 +1,108 @@
+"""The learning rate's schedule: a warm-up, then a decay that reaches zero where the run ends.
+
+A run ends at the first of its planned limits: the end of --epochs, known in steps from the
+start, and --time-budget, known in steps once the speed is measured (and planned again while
+the speed changes: another process took a core, validation took longer than assumed).
+--max-steps is not a planned end: it is the stop that a resume extends (README, "Resuming").
+
+The rate is a pure function of the step and the plan, and the plan is saved with the run's
+progress in state.json, so a resumed run follows the plan it was on. A new plan starts where
+the old one stands (the rate is continuous); a plan made after the last one was complete
+starts again with a warm-up.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+SHAPES = ("linear", "cosine", "cooldown", "constant")
+COOLDOWN = 0.2          # the share of a plan over which "cooldown" falls (Hägele et al. 2024)
+REPLAN_TOLERANCE = 0.02  # re-plan a budget when its end moves by more than this share
+PACE_WINDOW = 60.0       # seconds of recent training and validation that measure the pace
+
+
+@dataclass
+class Plan:
+    """Where the decay ends and how it got there; saved in state.json."""
+
+    end: int = 0           # the step at which the rate reaches zero (0: not planned yet)
+    start: int = 0         # the step the plan took over
+    done: float = 0.0      # how far along the decay the rate was at `start`, 0 to 1
+    warmup_from: int = 0   # the step of the last warm-up's start
+    basis: str = ""        # what set the end: "epochs" or "time budget"
+    epochs: int = 0        # the limits the plan was made for: new ones make a new plan
+    time_budget: float = 0.0
+
+    def progress(self, step: int) -> float:
+        """How far along the decay `step` is: 0 until planned, 1 at and after the end."""
+        if not self.end or step <= self.start:
+            return self.done if self.end else 0.0
+        return min(1.0, self.done + (1 - self.done) * (step - self.start)
+                   / max(self.end - self.start, 1))
+
+    def factor(self, shape: str, warmup: int, step: int) -> float:
+        """The learning rate's factor at `step`: linear warm-up, then the shape's decay."""
+        since = step - self.warmup_from
+        if warmup and since < warmup:
+            return (since + 1) / warmup
+        done = self.progress(step)
+        if shape == "constant":
+            return 1.0
+        if done >= 1.0:
+            return 0.0
+        if shape == "linear":
+            return 1.0 - done
+        if shape == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * done))
+        if shape == "cooldown":
+            return 1.0 - math.sqrt(max(done - (1 - COOLDOWN), 0.0) / COOLDOWN)
+        raise ValueError(f"unknown schedule {shape!r}")
+
+    def complete(self, step: int) -> bool:
+        return bool(self.end) and self.progress(step) >= 1.0
+
+    def replanned(self, step: int, end: int, basis: str, warmup: int, epochs: int,
+                  time_budget: float) -> Plan:
+        """A plan ending at `end` from `step` on, where this one stands; after a complete
+        plan, a new warm-up and a decay from the full rate."""
+        limits = {"basis": basis, "epochs": epochs, "time_budget": time_budget}
+        if self.complete(step):
+            return Plan(end=max(end, step + warmup + 1), start=step + warmup, warmup_from=step,
+                        **limits)
+        start = max(step, self.warmup_from + warmup)
+        return Plan(end=max(end, start + 1), start=start, done=self.progress(step),
+                    warmup_from=self.warmup_from, **limits)
+
+
+class Pace:
+    """Seconds per step over the last PACE_WINDOW seconds of a run's clock (training and
+    validation alike: validation time is budget time)."""
+
+    def __init__(self) -> None:
+        self.points: deque[tuple[int, float]] = deque()
+
+    def observe(self, step: int, elapsed: float) -> None:
+        self.points.append((step, elapsed))
+        while len(self.points) > 2 and elapsed - self.points[1][1] >= PACE_WINDOW:
+            self.points.popleft()
+
+    def restart(self) -> None:
+        """The clock restarts with a new process: its first steps build and warm up."""
+        self.points.clear()
+
+    def seconds_per_step(self) -> float | None:
+        if len(self.points) < 2:
+            return None
+        (first_step, first), (last_step, last) = self.points[0], self.points[-1]
+        return (last - first) / (last_step - first_step) if last_step > first_step else None
+
+
+def budget_end(step: int, elapsed: float, time_budget: float, seconds_per_step: float) -> int:
+    """The step at which the time budget runs out at this pace."""
+    return step + max(int((time_budget - elapsed) / seconds_per_step), 1)
+
+
+def worth_replanning(plan: Plan, step: int, end: int) -> bool:
+    """The end moved by more than REPLAN_TOLERANCE of the steps left."""
+    return abs(end - plan.end) > REPLAN_TOLERANCE * max(plan.end - step, 1)

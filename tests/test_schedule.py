@@ -1,0 +1,106 @@
+"""The learning rate's schedule: it warms up, decays and reaches zero where the run is planned to
+end (its epochs or its time budget), follows the plan saved in state.json when resumed, and
+plans again, saying so, when given new limits. Real MXNet, real run directories."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import charrnn
+from charrnn import schedule
+from charrnn.schedule import Plan
+
+from .conftest import PANGRAM, last_weights
+
+TINY = {"hidden": 32, "embed": 16, "batch_size": 4, "seq_len": 20, "sample_length": 0,
+        "verbose": False, "warmup": 5}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("schedule") / "tiny.txt"
+    path.write_text(PANGRAM * 200, encoding="utf-8")
+    return path
+
+
+def rows(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def state(run: Path) -> dict:
+    return json.loads((run / "state.json").read_text())
+
+
+@pytest.mark.parametrize("shape", ["linear", "cosine", "cooldown"])
+def test_each_shape_warms_up_then_falls_to_zero_at_the_plans_end(shape):
+    plan = Plan().replanned(0, 110, "epochs", warmup=10, epochs=2, time_budget=0)
+    factors = [plan.factor(shape, 10, step) for step in range(111)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert factors[10] == pytest.approx(1.0) and factors[110] == 0.0
+    assert all(a >= b for a, b in zip(factors[10:], factors[11:]))
+    halfway = {"linear": 0.5, "cosine": 0.5, "cooldown": 1.0}[shape]
+    assert factors[60] == pytest.approx(halfway)
+    assert Plan().factor("constant", 0, 5) == 1.0 == plan.factor("constant", 10, 200)
+
+
+def test_a_new_plan_starts_where_the_old_one_stands_and_restarts_once_complete():
+    plan = Plan().replanned(0, 100, "epochs", warmup=0, epochs=1, time_budget=0)
+    longer = plan.replanned(40, 200, "time budget", warmup=0, epochs=1, time_budget=60)
+    assert longer.factor("linear", 0, 40) == pytest.approx(plan.factor("linear", 0, 40))
+    assert longer.factor("linear", 0, 200) == 0.0 and longer.factor("linear", 0, 120) > 0
+    again = plan.replanned(100, 150, "epochs", warmup=10, epochs=2, time_budget=0)
+    assert again.factor("linear", 10, 100) == pytest.approx(0.1)  # a new warm-up
+    assert again.factor("linear", 10, 110) == pytest.approx(1.0)
+    assert again.factor("linear", 10, 150) == 0.0
+
+
+def test_a_run_of_epochs_ends_with_the_rate_at_zero(corpus, tmp_path):
+    run = charrnn.train(corpus, tmp_path / "run", epochs=3, lr_schedule="linear", **TINY)
+    lrs = [row["lr"] for row in rows(run.path)]
+    assert lrs[0] > lrs[1] > lrs[2] == 0.0
+    assert rows(run.path)[-1]["planned_end"] == run.summary.last["step"]
+    assert state(run.path)["plan"]["basis"] == "epochs"
+
+
+def test_more_epochs_on_resume_plan_again_and_say_so(corpus, tmp_path, capsys):
+    run = charrnn.train(corpus, tmp_path / "run", epochs=2, lr_schedule="linear", **TINY)
+    end = state(run.path)["plan"]["end"]
+    charrnn.train(resume=run.path, epochs=3, verbose=True)
+    assert "new limits (--epochs 3" in capsys.readouterr().out
+    last = rows(run.path)
+    assert last[-1]["lr"] == 0.0 and last[-1]["planned_end"] > end
+
+
+def test_a_budgeted_run_resumed_follows_the_plan_recorded_in_its_checkpoint(
+        corpus, tmp_path, monkeypatch):
+    """The plan is fixed once made (no re-planning on pace), then a run stopped at step 80
+    and resumed twice ends with the weights of one resumed once."""
+    monkeypatch.setattr(schedule, "REPLAN_TOLERANCE", float("inf"))
+    settings = {**TINY, "lr_schedule": "linear", "epochs": 10**6, "time_budget": 60,
+                "dropout": 0.3}
+    first = charrnn.train(corpus, tmp_path / "once", max_steps=80, **settings).path
+    plan = state(first)["plan"]
+    assert plan["basis"] == "time budget" and plan["end"] > 160, plan
+    twice = tmp_path / "twice"
+    shutil.copytree(first, twice)
+    charrnn.train(resume=first, max_steps=160, verbose=False)
+    charrnn.train(resume=twice, max_steps=120, verbose=False)
+    charrnn.train(resume=twice, max_steps=160, verbose=False)
+    assert state(first)["plan"] == state(twice)["plan"] == plan
+    once, resumed = last_weights(first), last_weights(twice)
+    assert once.keys() == resumed.keys()
+    assert max(float(np.abs(once[k] - resumed[k]).max()) for k in once) < 1e-5
+    assert rows(first)[-1]["lr"] < rows(first)[0]["lr"]  # on its way down, not constant
+
+
+def test_a_budgeted_run_plans_its_end_and_ends_annealed_within_the_budget(corpus, tmp_path):
+    run = charrnn.train(corpus, tmp_path / "run", lr_schedule="linear", epochs=10**6,
+                        time_budget=8, **TINY)
+    plan, last = state(run.path)["plan"], rows(run.path)[-1]
+    assert plan["basis"] == "time budget" and run.stop_reason.startswith("used the time budget")
+    assert last["lr"] < 0.05 * run.summary.training.lr
+    assert last["elapsed"] <= 8 + 2  # the last validation may run past by its own length
