@@ -19,7 +19,7 @@ from charrnn.schedule import SHAPES
 RECURRENT_MODELS = ("lstm", "gru", "rnn_relu", "rnn_tanh")
 MODELS = (*RECURRENT_MODELS, "unrolled")
 OPTIMIZERS = ("adam", "sgd")
-DEFAULT_LR = {"adam": 0.003, "sgd": 1.0}
+DEFAULT_LR = {"adam": 0.004, "sgd": 1.0}
 MAX_VOCAB = 65536
 # The most weights a run directory may describe: 4 GB of float32.
 MAX_PARAMETERS = 1_000_000_000
@@ -79,12 +79,12 @@ class TrainConfig:
     batch_size: int = setting(32, "Columns trained in parallel (split across devices).", 1,
                               65_536)
     epochs: int = setting(30, "Most passes over the training split.", 1, 10**9)
-    lr: float = setting(0.003, "Peak learning rate.", 0, low_open=True)
+    lr: float = setting(0.004, "Peak learning rate.", 0, low_open=True)
     optimizer: str = setting("adam", "Optimizer.", choices=OPTIMIZERS)
     clip: float = setting(1.0, "Largest global norm of the gradient of the mean loss.", 0,
                           low_open=True)
     weight_decay: float = setting(0.0, "L2 penalty on all weights, added to the gradient.", 0)
-    lr_schedule: str = setting("cosine", "How the rate falls, after --warmup steps, to 0 where "
+    lr_schedule: str = setting("cooldown", "How the rate falls, after --warmup steps, to 0 where "
                                "the run ends (the end of --epochs or of --time-budget, "
                                "whichever comes first): in a line; along a half cosine; "
                                "held, then a (1 - sqrt) cooldown over the last fifth; or not "
