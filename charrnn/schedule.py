@@ -30,6 +30,7 @@ class Plan:
     start: int = 0         # the step the plan took over
     done: float = 0.0      # how far along the decay the rate was at `start`, 0 to 1
     warmup_from: int = 0   # the step of the last warm-up's start
+    warmup: int = 0        # its length: --warmup, at most a tenth of the plan
     basis: str = ""        # what set the end: "epochs" or "time budget"
     epochs: int = 0        # the limits the plan was made for: new ones make a new plan
     time_budget: float = 0.0
@@ -41,11 +42,11 @@ class Plan:
         return min(1.0, self.done + (1 - self.done) * (step - self.start)
                    / max(self.end - self.start, 1))
 
-    def factor(self, shape: str, warmup: int, step: int) -> float:
+    def factor(self, shape: str, step: int) -> float:
         """The learning rate's factor at `step`: linear warm-up, then the shape's decay."""
         since = step - self.warmup_from
-        if warmup and since < warmup:
-            return (since + 1) / warmup
+        if since < self.warmup:
+            return (since + 1) / self.warmup
         done = self.progress(step)
         if shape == "constant":
             return 1.0
@@ -65,14 +66,20 @@ class Plan:
     def replanned(self, step: int, end: int, basis: str, warmup: int, epochs: int,
                   time_budget: float) -> Plan:
         """A plan ending at `end` from `step` on, where this one stands; after a complete
-        plan, a new warm-up and a decay from the full rate."""
+        plan, a new warm-up and a decay from the full rate. A warm-up takes at most a tenth
+        of the plan, so that a short run is not all warm-up (a warm-up under way is cut
+        short, not stretched, when the plan shrinks)."""
         limits = {"basis": basis, "epochs": epochs, "time_budget": time_budget}
-        if self.complete(step):
-            return Plan(end=max(end, step + warmup + 1), start=step + warmup, warmup_from=step,
-                        **limits)
-        start = max(step, self.warmup_from + warmup)
+        if self.complete(step) or not self.end:
+            length = min(warmup, (end - step) // 10)
+            return Plan(end=max(end, step + length + 1), start=step + length, warmup_from=step,
+                        warmup=length, **limits)
+        length = self.warmup
+        if step < self.warmup_from + self.warmup:  # still warming up
+            length = min(warmup, max((end - self.warmup_from) // 10, step - self.warmup_from))
+        start = max(step, self.warmup_from + length)
         return Plan(end=max(end, start + 1), start=start, done=self.progress(step),
-                    warmup_from=self.warmup_from, **limits)
+                    warmup_from=self.warmup_from, warmup=length, **limits)
 
 
 class Pace:

@@ -252,9 +252,8 @@ class TrainingLoop:
 
     def rate(self) -> float:
         """The learning rate now: the run's rate (after any decay) on its schedule."""
-        config, progress = self.config, self.progress
-        return progress.lr * progress.plan.factor(config.lr_schedule, config.warmup,
-                                                  progress.step)
+        progress = self.progress
+        return progress.lr * progress.plan.factor(self.config.lr_schedule, progress.step)
 
     # -- the plan: where the learning rate reaches zero (schedule.py) ----------------------
 

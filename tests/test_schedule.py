@@ -38,24 +38,33 @@ def state(run: Path) -> dict:
 @pytest.mark.parametrize("shape", ["linear", "cosine", "cooldown"])
 def test_each_shape_warms_up_then_falls_to_zero_at_the_plans_end(shape):
     plan = Plan().replanned(0, 110, "epochs", warmup=10, epochs=2, time_budget=0)
-    factors = [plan.factor(shape, 10, step) for step in range(111)]
+    factors = [plan.factor(shape, step) for step in range(111)]
     assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
     assert factors[10] == pytest.approx(1.0) and factors[110] == 0.0
     assert all(a >= b for a, b in zip(factors[10:], factors[11:]))
     halfway = {"linear": 0.5, "cosine": 0.5, "cooldown": 1.0}[shape]
     assert factors[60] == pytest.approx(halfway)
-    assert Plan().factor("constant", 0, 5) == 1.0 == plan.factor("constant", 10, 200)
+    assert Plan().factor("constant", 5) == 1.0 == plan.factor("constant", 200)
+
+
+def test_a_warm_up_takes_at_most_a_tenth_of_the_plan_and_is_cut_when_the_plan_shrinks():
+    short = Plan().replanned(0, 150, "epochs", warmup=200, epochs=1, time_budget=0)
+    assert short.warmup == 15 and short.factor("cooldown", 14) == pytest.approx(1.0)
+    long = Plan().replanned(0, 5000, "epochs", warmup=200, epochs=30, time_budget=0)
+    cut = long.replanned(40, 170, "time budget", warmup=200, epochs=30, time_budget=20)
+    assert cut.warmup == 40 and cut.factor("cooldown", 40) == pytest.approx(1.0)
+    assert cut.factor("cooldown", 170) == 0.0
 
 
 def test_a_new_plan_starts_where_the_old_one_stands_and_restarts_once_complete():
     plan = Plan().replanned(0, 100, "epochs", warmup=0, epochs=1, time_budget=0)
     longer = plan.replanned(40, 200, "time budget", warmup=0, epochs=1, time_budget=60)
-    assert longer.factor("linear", 0, 40) == pytest.approx(plan.factor("linear", 0, 40))
-    assert longer.factor("linear", 0, 200) == 0.0 and longer.factor("linear", 0, 120) > 0
-    again = plan.replanned(100, 150, "epochs", warmup=10, epochs=2, time_budget=0)
-    assert again.factor("linear", 10, 100) == pytest.approx(0.1)  # a new warm-up
-    assert again.factor("linear", 10, 110) == pytest.approx(1.0)
-    assert again.factor("linear", 10, 150) == 0.0
+    assert longer.factor("linear", 40) == pytest.approx(plan.factor("linear", 40))
+    assert longer.factor("linear", 200) == 0.0 and longer.factor("linear", 120) > 0
+    again = plan.replanned(100, 300, "epochs", warmup=10, epochs=2, time_budget=0)
+    assert again.factor("linear", 100) == pytest.approx(0.1)  # a new warm-up
+    assert again.factor("linear", 110) == pytest.approx(1.0)
+    assert again.factor("linear", 300) == 0.0
 
 
 def test_a_run_of_epochs_ends_with_the_rate_at_zero(corpus, tmp_path):
@@ -99,7 +108,7 @@ def test_a_budgeted_run_resumed_follows_the_plan_recorded_in_its_checkpoint(
 
 def test_a_budgeted_run_plans_its_end_and_ends_annealed_within_the_budget(corpus, tmp_path):
     run = charrnn.train(corpus, tmp_path / "run", lr_schedule="linear", epochs=10**6,
-                        time_budget=8, **TINY)
+                        time_budget=8, log_interval=5, **TINY)
     plan, last = state(run.path)["plan"], rows(run.path)[-1]
     assert plan["basis"] == "time budget" and run.stop_reason.startswith("used the time budget")
     assert last["lr"] < 0.05 * run.summary.training.lr
