@@ -31,6 +31,8 @@ def changed(*pairs: str) -> tuple[str, ...]:
 LINEAR = ("--lr-schedule", "linear", "--lr", "0.004")
 SETTINGS = {
     "today: constant 0.002": TODAY,
+    "linear to 0, peak 0.002": changed("--lr-schedule", "linear"),
+    "linear to 0, peak 0.003": changed("--lr-schedule", "linear", "--lr", "0.003"),
     "linear to 0, peak 0.004": changed(*LINEAR),
     "cosine to 0, peak 0.004": changed("--lr-schedule", "cosine", "--lr", "0.004"),
     "cooldown to 0, peak 0.004": changed("--lr-schedule", "cooldown", "--lr", "0.004"),

@@ -40,7 +40,7 @@ def test_the_api_is_listed_and_documented_in_numpydoc():
         assert "Parameters\n" in doc and "Returns\n" in doc, function.__name__
     assert "Raises\n" in charrnn.train.__doc__ and "Examples\n" in charrnn.train.__doc__
     for setting in ("hidden : int, default 256", "time_budget : float or str, default 0.0",
-                    "lr : float, default by optimizer: 0.002 for adam"):
+                    "lr : float, default by optimizer: 0.004 for adam"):
         assert setting in charrnn.train.__doc__
 
 
