@@ -88,9 +88,12 @@ class Progress:
         self.lr *= lr_decay
 
     def new_learning_rate(self, lr: float) -> None:
-        """A new step size starts a new schedule: patience counts afresh."""
+        """A new step size starts a new schedule: patience counts afresh, and the cooldown
+        that ran-out patience started is dropped (the run plans again)."""
         self.lr = lr
         self.bad_epochs = 0
+        if self.plan.basis == "patience":
+            self.plan = Plan()
 
     def planned(self, plan: Plan) -> None:
         """The learning rate follows `plan` from this step on."""
@@ -126,11 +129,25 @@ class Progress:
         return self.loss_sum / max(self.loss_windows, 1)
 
     def finished(self, config: TrainConfig) -> str:
-        """Why the run is complete under `config` (its epochs, patience); '' if it is not."""
-        if self.bad_epochs >= config.patience:
+        """Why the run is complete under `config` (its epochs, patience); '' if it is not.
+        Under a decaying schedule, patience that runs out first cools the rate down to 0
+        (`Plan.cooling`), and the run stops there."""
+        if self.plan.basis == "patience" and self.cooled_down(config):
+            return self.cooled_down(config)
+        if self.plan.basis != "patience" and self.bad_epochs >= config.patience:
             return f"stopped early: validation did not improve for {config.patience} epochs"
         if self.epoch >= config.epochs:
             return f"completed {config.epochs} epochs"
+        return ""
+
+    def cooled_down(self, config: TrainConfig) -> str:
+        """The cooldown that ran-out patience started has reached 0 (a larger --patience on
+        resume makes a new plan instead)."""
+        plan = self.plan
+        if plan.basis == "patience" and plan.patience == config.patience and \
+                plan.complete(self.step):
+            return (f"stopped early: validation did not improve for {config.patience} "
+                    f"epochs, and the rate cooled down to 0")
         return ""
 
     def step_limit(self, config: TrainConfig) -> str:

@@ -4,6 +4,8 @@ A run ends at the first of its planned limits: the end of --epochs, known in ste
 start, and --time-budget, known in steps once the speed is measured (and planned again while
 the speed changes: another process took a core, validation took longer than assumed).
 --max-steps is not a planned end: it is the stop that a resume extends (README, "Resuming").
+Running out of --patience is: the rate falls to zero from there, over as long as a cooldown of
+the run so far would take, and the run stops at zero (an early stop ends annealed too).
 
 The rate is a pure function of the step and the plan, and the plan is saved with the run's
 progress in state.json, so a resumed run follows the plan it was on. A new plan starts where
@@ -12,6 +14,7 @@ starts again with a warm-up.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -31,9 +34,10 @@ class Plan:
     done: float = 0.0      # how far along the decay the rate was at `start`, 0 to 1
     warmup_from: int = 0   # the step of the last warm-up's start
     warmup: int = 0        # its length: --warmup, at most a tenth of the plan
-    basis: str = ""        # what set the end: "epochs" or "time budget"
+    basis: str = ""        # what set the end: "epochs", "time budget" or "patience"
     epochs: int = 0        # the limits the plan was made for: new ones make a new plan
     time_budget: float = 0.0
+    patience: int = 0      # the --patience that ran out (basis "patience")
 
     def progress(self, step: int) -> float:
         """How far along the decay `step` is: 0 until planned, 1 at and after the end."""
@@ -62,6 +66,17 @@ class Plan:
 
     def complete(self, step: int) -> bool:
         return bool(self.end) and self.progress(step) >= 1.0
+
+    def cooling(self, shape: str, step: int, patience: int) -> Plan:
+        """Validation stopped improving at `step`: fall to zero from here over as long as a
+        cooldown of the run so far would take (never past this plan's end). A held rate
+        starts its cooldown now; a falling one goes on falling, faster."""
+        span = max(round((step - self.warmup_from) * COOLDOWN / (1 - COOLDOWN)), 1)
+        done = self.progress(step)
+        if shape == "cooldown":
+            done = max(done, 1 - COOLDOWN)
+        return dataclasses.replace(self, end=max(min(step + span, self.end), step + 1),
+                                   start=step, done=done, basis="patience", patience=patience)
 
     def replanned(self, step: int, end: int, basis: str, warmup: int, epochs: int,
                   time_budget: float) -> Plan:

@@ -262,7 +262,8 @@ class TrainingLoop:
         (a resumed run follows it). A budget's end is planned once the pace is known."""
         config, progress = self.config, self.progress
         plan = progress.plan
-        if plan.end and (plan.epochs, plan.time_budget) == (config.epochs, config.time_budget):
+        same_limits = (plan.epochs, plan.time_budget) == (config.epochs, config.time_budget)
+        if plan.end and same_limits and plan.patience in (0, config.patience):
             return
         new = plan.replanned(progress.step, self.epochs_end(), "epochs", config.warmup,
                              config.epochs, config.time_budget)
@@ -302,7 +303,8 @@ class TrainingLoop:
             seconds_per_step)
         end = int(self.workers.from_chief(end)[0])
         epochs_end, plan = self.epochs_end(), progress.plan
-        if not end or (end >= epochs_end and plan.basis == "epochs"):
+        if not end or (end >= epochs_end and plan.basis == "epochs") or \
+                (plan.basis == "patience" and end >= plan.end):
             return
         basis = "time budget" if end < epochs_end else "epochs"
         end = min(end, epochs_end)
@@ -326,8 +328,8 @@ class TrainingLoop:
     def why_stop(self) -> str:
         """Why to stop after this step, if at all; all workers of a job decide alike."""
         config, progress = self.config, self.progress
-        if progress.step_limit(config):
-            return progress.step_limit(config)
+        if progress.step_limit(config) or progress.cooled_down(config):
+            return progress.step_limit(config) or progress.cooled_down(config)
         logging_step = progress.step % config.log_interval == 0
         if self.workers.count > 1 and not logging_step:
             return ""  # signals and clocks differ between workers: vote at logging steps only
@@ -380,15 +382,37 @@ class TrainingLoop:
             self.run_dir.save_params(self.model, BEST)
         if scheduled:
             progress.keep_score(metrics.loss, config.lr_decay)
+            if self.patience_ran_out():
+                self.cool_down()
         self.record(metrics, improved, windows)
         return progress.finished(config)
 
+    def patience_ran_out(self) -> bool:
+        """Under a decaying schedule, the first time patience runs out it cools the rate
+        down instead of stopping at once: an early stop ends annealed too."""
+        config, progress = self.config, self.progress
+        return (config.lr_schedule != "constant" and progress.plan.basis != "patience"
+                and progress.bad_epochs >= config.patience)
+
+    def cool_down(self) -> None:
+        config, progress = self.config, self.progress
+        progress.planned(progress.plan.cooling(config.lr_schedule, progress.step,
+                                               config.patience))
+        if self.workers.chief:
+            self.reporter.note(f"validation did not improve for {config.patience} epochs: "
+                               f"the learning rate now falls from {self.rate():.3g} to 0 at "
+                               f"step {progress.plan.end}, and the run stops there.")
+
     def follow_chief(self, verdict: str, lr_before: float) -> None:
-        """The verdict and whether the rate decayed cross the kvstore as float32 flags; each
-        worker decays its own rate, so every worker's rate is exactly the chief's."""
-        stop, decayed = self.workers.from_chief(bool(verdict), self.progress.lr < lr_before)
+        """The verdict, whether the rate decayed and whether patience began a cooldown cross
+        the kvstore as float32 flags; each worker decays its own rate and plans its own
+        cooldown, so every worker's rate is exactly the chief's."""
+        stop, decayed, cooling = self.workers.from_chief(
+            bool(verdict), self.progress.lr < lr_before, self.progress.plan.basis == "patience")
         if decayed and not self.workers.chief:
             self.progress.decay(self.config.lr_decay)
+        if cooling and self.progress.plan.basis != "patience":
+            self.cool_down()
         self.trainer.set_learning_rate(self.progress.lr)
         if stop:
             self.progress.stop(verdict or "worker 0 ended the job")

@@ -125,4 +125,5 @@ def test_resuming_with_a_new_learning_rate_restarts_the_patience(tiny_corpus, tm
     assert result.exit_code == 0, result.output
     resumed = rows(run)
     assert len(resumed) >= len(stopped) + 2
-    assert resumed[len(stopped)]["lr"] == 0.001
+    # The early stop had cooled the rate to 0: the new rate makes a new plan (a warm-up to it).
+    assert max(row["lr"] for row in resumed[len(stopped):]) == pytest.approx(0.001)

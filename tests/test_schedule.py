@@ -67,6 +67,37 @@ def test_a_new_plan_starts_where_the_old_one_stands_and_restarts_once_complete()
     assert again.factor("linear", 300) == 0.0
 
 
+def test_patience_that_runs_out_cools_a_held_rate_down_and_hastens_a_falling_one():
+    plan = Plan().replanned(0, 1000, "epochs", warmup=0, epochs=10, time_budget=0)
+    held = plan.cooling("cooldown", 300, patience=3)
+    end = 300 + round(300 * schedule.COOLDOWN / (1 - schedule.COOLDOWN))  # a cooldown's share
+    assert (held.end, held.basis, held.patience) == (end, "patience", 3)
+    assert held.factor("cooldown", 300) == 1.0 > held.factor("cooldown", 301)
+    assert held.factor("cooldown", end) == 0.0
+    falling = plan.cooling("linear", 300, patience=3)
+    assert falling.factor("linear", 300) == pytest.approx(plan.factor("linear", 300))
+    assert falling.factor("linear", end) == 0.0
+    assert plan.cooling("linear", 900, patience=3).end == 1000  # never past the plan's end
+
+
+def test_an_early_stop_under_a_decaying_schedule_ends_annealed_and_stays_stopped(
+        corpus, tmp_path, capsys):
+    # lr 0.3 overshoots: validation stops improving, patience runs out, the rate cools down.
+    run = charrnn.train(corpus, tmp_path / "run", lr=0.3, patience=2, epochs=60,
+                        **{**TINY, "verbose": True})
+    assert "validation did not improve for 2 epochs: the learning rate now falls" in \
+        capsys.readouterr().out
+    plan, last = state(run.path)["plan"], rows(run.path)[-1]
+    assert run.stop_reason.endswith("and the rate cooled down to 0"), run.stop_reason
+    assert plan["basis"] == "patience" and last["step"] == plan["end"] and last["lr"] == 0.0
+    assert last["epoch"] < 60
+    stopped = rows(run.path)
+    assert charrnn.train(resume=run.path, verbose=False).stop_reason == "finished"
+    assert rows(run.path) == stopped
+    charrnn.train(resume=run.path, patience=4, verbose=False)  # more patience plans again
+    assert rows(run.path)[len(stopped)]["lr"] > 0
+
+
 def test_a_run_of_epochs_ends_with_the_rate_at_zero(corpus, tmp_path):
     run = charrnn.train(corpus, tmp_path / "run", epochs=3, lr_schedule="linear", **TINY)
     lrs = [row["lr"] for row in rows(run.path)]
