@@ -4,8 +4,8 @@ A run ends at the first of its planned limits: the end of --epochs, known in ste
 start, and --time-budget, known in steps once the speed is measured (and planned again while
 the speed changes: another process took a core, validation took longer than assumed).
 --max-steps is not a planned end: it is the stop that a resume extends (README, "Resuming").
-Running out of --patience is: the rate falls to zero from there, over as long as a cooldown of
-the run so far would take, and the run stops at zero (an early stop ends annealed too).
+Running out of --patience is: the rate falls to zero from there, over a quarter of the steps
+so far, and the run stops at zero (an early stop ends annealed too).
 
 The rate is a pure function of the step and the plan, and the plan is saved with the run's
 progress in state.json, so a resumed run follows the plan it was on. A new plan starts where
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 SHAPES = ("linear", "cosine", "cooldown", "constant")
 COOLDOWN = 0.2          # the share of a plan over which "cooldown" falls (Hägele et al. 2024)
+PATIENCE_COOLDOWN = 0.25  # ran-out patience cools down over this share of the steps so far
 REPLAN_TOLERANCE = 0.02  # re-plan a budget when its end moves by more than this share
 PACE_WINDOW = 60.0       # seconds of recent training and validation that measure the pace
 
@@ -68,10 +69,11 @@ class Plan:
         return bool(self.end) and self.progress(step) >= 1.0
 
     def cooling(self, shape: str, step: int, patience: int) -> Plan:
-        """Validation stopped improving at `step`: fall to zero from here over as long as a
-        cooldown of the run so far would take (never past this plan's end). A held rate
-        starts its cooldown now; a falling one goes on falling, faster."""
-        span = max(round((step - self.warmup_from) * COOLDOWN / (1 - COOLDOWN)), 1)
+        """Validation stopped improving at `step`: fall to zero from here over a quarter of
+        the steps so far (never past this plan's end): long enough to anneal, short enough
+        not to train on long after validation stopped improving. A held rate starts its
+        cooldown now; a falling one goes on falling, faster."""
+        span = max(round((step - self.warmup_from) * PATIENCE_COOLDOWN), 1)
         done = self.progress(step)
         if shape == "cooldown":
             done = max(done, 1 - COOLDOWN)

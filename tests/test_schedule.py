@@ -70,7 +70,7 @@ def test_a_new_plan_starts_where_the_old_one_stands_and_restarts_once_complete()
 def test_patience_that_runs_out_cools_a_held_rate_down_and_hastens_a_falling_one():
     plan = Plan().replanned(0, 1000, "epochs", warmup=0, epochs=10, time_budget=0)
     held = plan.cooling("cooldown", 300, patience=3)
-    end = 300 + round(300 * schedule.COOLDOWN / (1 - schedule.COOLDOWN))  # a cooldown's share
+    end = 300 + round(300 * schedule.PATIENCE_COOLDOWN)
     assert (held.end, held.basis, held.patience) == (end, "patience", 3)
     assert held.factor("cooldown", 300) == 1.0 > held.factor("cooldown", 301)
     assert held.factor("cooldown", end) == 0.0
