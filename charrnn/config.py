@@ -87,7 +87,7 @@ class TrainConfig:
     lr_schedule: str = setting("cooldown", "How the rate falls, after --warmup steps, to 0 where "
                                "the run ends (the end of --epochs or of --time-budget, "
                                "whichever comes first): in a line; along a half cosine; "
-                               "held, then a (1 - sqrt) cooldown over the last fifth; or not "
+                               "held, then a (1 - sqrt) cooldown over the second half; or not "
                                "at all.", choices=SHAPES)
     warmup: int = setting(200, "Steps over which the rate rises linearly from 0 at the start.",
                           0)
