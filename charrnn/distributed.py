@@ -13,7 +13,7 @@ import numpy as np
 # kvstore keys of the same type as gluon.Trainer's parameter indices, far beyond them: one for
 # the decisions, and one per array gathered from all workers.
 _CONTROL_KEY = 1_000_000
-_CONTROL_SIZE = 2
+_CONTROL_SIZE = 3
 _GATHER_KEYS = 1_000_001
 
 

@@ -172,7 +172,10 @@ def test_a_trained_lstm_has_a_quote_unit_that_an_untrained_one_lacks(tmp_path):
     run = tmp_path / "run"
     assert invoke("train", corpus, "--out", run, "--layers", "1", "--hidden", "32", "--embed",
                   "16", "--batch-size", "16", "--seq-len", "50", "--dropout", "0",
-                  "--max-steps", "1000", "--sample-length", "0").exit_code == 0
+                  "--max-steps", "1000", "--sample-length", "0",
+                  # the recipe the 0.95 was set on: 1000 steps at full rate, not a schedule
+                  # that cools down within them (this test is about inspection)
+                  "--lr-schedule", "constant", "--lr", "0.002", "--warmup", "0").exit_code == 0
     figures = inspect_json(run, corpus)
     quotes = next(p for p in figures["properties"] if p["name"] == "inside double quotes")
     assert quotes["best"][0]["score"] >= 0.95
