@@ -34,10 +34,10 @@ def corpus(folder: Path) -> Path:
     return path
 
 
-def launch(folder: Path, steps: int) -> subprocess.Popen:
+def launch(folder: Path, steps: int, **settings) -> subprocess.Popen:
     command = [sys.executable, "-m", "charrnn", "launch", "-n", "2", "-s", "1", "--timeout",
                str(JOB_TIMEOUT), "--", sys.executable, str(WORKER), str(corpus(folder)),
-               str(folder), "5", str(steps)]
+               str(folder), "5", str(steps), json.dumps(settings)]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
@@ -71,6 +71,25 @@ def test_two_workers_agree_and_match_one_process_with_the_global_batch(tmp_path)
     one, = (json.loads(line) for line in (tmp_path / "single" / "metrics.jsonl").open())
     assert chief["step"] == one["step"] == 40
     assert abs(chief["val_loss"] - one["val_loss"]) < 1e-5
+
+
+def test_patience_running_out_cools_every_worker_down_on_worker_0s_plan(tmp_path):
+    # lr 0.3 overshoots: worker 0's validation stops improving, patience runs out, and its
+    # decision crosses the kvstore: both workers cool the rate down to 0 on the same plan and
+    # stop at the same step (a worker that stopped alone would leave the other to hang).
+    job = launch(tmp_path, steps=100_000, lr=0.3, patience=2, epochs=60, warmup=5)
+    output, _ = job.communicate(timeout=JOB_TIMEOUT + 30)
+    assert job.returncode == 0, output
+    first, second = (json.loads((tmp_path / f"worker-{r}.json").read_text()) for r in (0, 1))
+    assert first["plan"] == second["plan"] and first["step"] == second["step"]
+    assert first["plan"]["basis"] == "patience" and first["step"] == first["plan"]["end"]
+    assert first["epoch"] < 60 and first["lr"] == second["lr"] == 0.3
+    assert first["stop_reason"].endswith("and the rate cooled down to 0"), first["stop_reason"]
+    assert second["stop_reason"] == first["stop_reason"]
+    assert (tmp_path / "worker-0.params").read_bytes() == \
+        (tmp_path / "worker-1.params").read_bytes()
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert rows[-1]["step"] == first["plan"]["end"] and rows[-1]["lr"] == 0.0
 
 
 def test_a_dead_worker_ends_the_job_with_an_error_instead_of_a_hang(tmp_path):
