@@ -132,8 +132,9 @@ class Progress:
         """Why the run is complete under `config` (its epochs, patience); '' if it is not.
         Under a decaying schedule, patience that runs out first cools the rate down to 0
         (`Plan.cooling`), and the run stops there."""
-        if self.plan.basis == "patience" and self.cooled_down(config):
-            return self.cooled_down(config)
+        cooled_down = self.cooled_down(config)
+        if cooled_down:
+            return cooled_down
         if self.plan.basis != "patience" and self.bad_epochs >= config.patience:
             return f"stopped early: validation did not improve for {config.patience} epochs"
         if self.epoch >= config.epochs:

@@ -328,8 +328,9 @@ class TrainingLoop:
     def why_stop(self) -> str:
         """Why to stop after this step, if at all; all workers of a job decide alike."""
         config, progress = self.config, self.progress
-        if progress.step_limit(config) or progress.cooled_down(config):
-            return progress.step_limit(config) or progress.cooled_down(config)
+        limit = progress.step_limit(config) or progress.cooled_down(config)
+        if limit:
+            return limit
         logging_step = progress.step % config.log_interval == 0
         if self.workers.count > 1 and not logging_step:
             return ""  # signals and clocks differ between workers: vote at logging steps only

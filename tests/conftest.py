@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -42,12 +43,27 @@ TINY_MODEL = ("--hidden", "32", "--embed", "16", "--batch-size", "4", "--seq-len
               "--sample-length", "0")
 
 
-@pytest.fixture
-def trained_run(tiny_corpus: Path, tmp_path: Path) -> Path:
-    run = tmp_path / "run"
-    result = invoke("train", tiny_corpus, "--out", run, "--epochs", "2", "--dropout", "0",
+@pytest.fixture(scope="session")
+def trained_once(tmp_path_factory) -> Path:
+    """The run `trained_run` copies: trained once, not once for each of its ~70 tests."""
+    folder = tmp_path_factory.mktemp("trained")
+    corpus, run = folder / "tiny.txt", folder / "run"
+    corpus.write_text(PANGRAM * 200, encoding="utf-8")
+    result = invoke("train", corpus, "--out", run, "--epochs", "2", "--dropout", "0",
                     *TINY_MODEL)
     assert result.exit_code == 0, result.output
+    return run
+
+
+@pytest.fixture
+def trained_run(trained_once: Path, tiny_corpus: Path, tmp_path: Path) -> Path:
+    """A run trained for 2 epochs on `tiny_corpus`, the test's own to change: a copy of
+    `trained_once` whose recorded corpus is this test's (the same text)."""
+    run = tmp_path / "run"
+    shutil.copytree(trained_once, run)
+    config = json.loads((run / "config.json").read_text())
+    config["corpus"]["path"] = str(tiny_corpus)
+    (run / "config.json").write_text(json.dumps(config, indent=1))
     return run
 
 

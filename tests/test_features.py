@@ -65,16 +65,16 @@ def rows(run: Path, name: str = "metrics.jsonl") -> list[dict]:
 
 def test_eval_every_validates_between_epoch_ends_and_resumes_exactly(nietzsche_excerpt,
                                                                     tmp_path):
-    settings = (*TINY_MODEL, "--epochs", "2", "--eval-every", "100", "--eval-batches", "3",
-                "--dropout", "0.3", "--patience", "20")
+    settings = (*TINY_MODEL, "--batch-size", "16", "--epochs", "2", "--eval-every", "25",
+                "--eval-batches", "3", "--dropout", "0.3", "--patience", "20")
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert invoke("train", nietzsche_excerpt, "--out", straight, *settings).exit_code == 0
     steps = [r["step"] for r in rows(straight)]
-    assert steps == [100, 200, 300, 338, 400, 500, 600, 676]  # 338 windows per epoch
-    assert invoke("train", nietzsche_excerpt, "--out", split, "--max-steps", "250",
+    assert steps == [25, 50, 75, 85, 100, 125, 150, 170]  # 85 windows per epoch
+    assert invoke("train", nietzsche_excerpt, "--out", split, "--max-steps", "60",
                   *settings).exit_code == 0
     assert invoke("train", "--resume", split, "--max-steps", "0").exit_code == 0
-    scheduled = [r for r in rows(split) if r["step"] != 250]  # 250: the stop's own row
+    scheduled = [r for r in rows(split) if r["step"] != 60]  # 60: the stop's own row
     keys = ("step", "val_loss", "train_loss", "lr", "best")
     assert [{k: r[k] for k in keys} for r in scheduled] == \
         [{k: r[k] for k in keys} for r in rows(straight)]

@@ -31,8 +31,8 @@ def test_one_epoch_then_resume_equals_two_epochs(nietzsche_excerpt, tmp_path, ex
     # A constant rate: a run of 1 epoch plans its rate to reach 0 at its end, and a resume
     # with --epochs 2 plans again from there (tests/test_schedule.py), so only a constant rate
     # makes the two legs one 2-epoch run.
-    settings = (*TINY_MODEL, "--dropout", "0.3", "--layers", "2", "--lr-schedule", "constant",
-                "--warmup", "0", *extra)
+    settings = (*TINY_MODEL, "--batch-size", "16", "--dropout", "0.3", "--layers", "2",
+                "--lr-schedule", "constant", "--warmup", "0", *extra)
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert invoke("train", nietzsche_excerpt, "--out", straight, "--epochs", "2",
                   *settings).exit_code == 0
