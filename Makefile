@@ -78,8 +78,11 @@ venv:
 	  rm -rf $(VENV); exit 1; }
 endif
 
+# Nietzsche is small for this model (540,804 training characters, 883,028 weights): a little
+# weight decay keeps it from overfitting (test 1.773 bits/char against 1.793 without, at no
+# cost in speed: benchmarks/NOTES.md). ARGS come last, so they override it.
 train: $(STAMP)
-	$(CHARRNN) train data/nietzsche.txt --out $(RUN) $(ARGS)
+	$(CHARRNN) train data/nietzsche.txt --out $(RUN) --weight-decay 1e-5 $(ARGS)
 
 generate: $(STAMP)
 	$(CHARRNN) generate $(MODEL) --seed-text "$(SEED_TEXT)" --length 500 $(ARGS)
