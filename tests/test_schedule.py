@@ -84,7 +84,7 @@ def test_an_early_stop_under_a_decaying_schedule_ends_annealed_and_stays_stopped
         corpus, tmp_path, capsys):
     # lr 0.3 overshoots: validation stops improving, patience runs out, the rate cools down.
     run = charrnn.train(corpus, tmp_path / "run", lr=0.3, patience=2, epochs=60,
-                        **{**TINY, "verbose": True})
+                        **{**TINY, "batch_size": 16, "verbose": True})
     assert "validation did not improve for 2 epochs: the learning rate now falls" in \
         capsys.readouterr().out
     plan, last = state(run.path)["plan"], rows(run.path)[-1]
