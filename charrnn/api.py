@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Sequence
 
-from charrnn import console, core_share, lifecycle, plots
+from charrnn import bundled, console, core_share, lifecycle, plots
 from charrnn.comparison import compare_models, results_table, write_report
 from charrnn.config import (
     DEFAULT_LR,
@@ -72,7 +72,7 @@ class Run:
     def summary(self) -> Summary:
         """Settings, parameters, metrics rows and recorded scores (what `charrnn info`
         shows); the run directory is checked, its weights are not loaded."""
-        has_weights = (self.path / BEST).is_file()
+        has_weights = (bundled.run_path(self.path) / BEST).is_file()
         model, _, run = lifecycle.open_run(self.path, params=BEST if has_weights else None)
         return summarize(run, count_parameters(model))
 
@@ -212,7 +212,7 @@ def train(corpus: PathLike | None = None, out: PathLike | None = None, *,
             return Run(resume, "finished")
     else:
         architecture, config = settings_from(given)
-        corpus = corpus or lifecycle.default_corpus()
+        corpus = corpus or bundled.corpus()
         out = out or Path("params") / f"{Path(corpus).stem}-{architecture.model}"
         run, data, model, progress = lifecycle.start_run(
             corpus, architecture, config, out, overwrite, encoding, contexts,
@@ -314,7 +314,7 @@ def compare(corpus: PathLike | None = None, models: Sequence[str] | str = DEFAUL
     given = checked_keywords(settings)
     architecture, config = settings_from(given)
     contexts = contexts_of(ctx)
-    corpus = Path(corpus) if corpus is not None else lifecycle.default_corpus()
+    corpus = Path(corpus) if corpus is not None else bundled.corpus()
     out = Path(out) if out is not None else (
         Path("reports") / f"{corpus.stem}-{date.today().isoformat()}")
     say = console.say if verbose else _silent

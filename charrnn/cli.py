@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from charrnn import api, console
+from charrnn import api, bundled, console
 from charrnn.config import MODELS
 from charrnn.corpus import DEFAULT_SPLIT, SPLITS, decode_text
 from charrnn.doctor import doctor
@@ -88,7 +88,7 @@ def _exit_if_interrupted(signal: int | None) -> None:
 @click.pass_context
 def train(context: click.Context, corpus: Path | None, out: Path | None, resume: Path | None,
           **options: Any) -> None:
-    """Train a model on CORPUS (default: data/nietzsche.txt).
+    """Train a model on CORPUS (default: the bundled Nietzsche corpus).
 
     Progress is shown as it trains; every epoch the validation split is scored, the best
     weights are kept in RUN_DIR/model.params and a resumable checkpoint is written. Ctrl-C stops
@@ -236,11 +236,11 @@ def inspect_command(paths: tuple[Path, ...], given_text: str | None, out: Path |
 
 def _inspection(paths: tuple[Path, ...], given_text: str | None, options: dict[str, Any]):
     """RUN [RUN_B] [TEXT]: which path is which."""
-    missing = [p for p in paths if not p.exists()]
+    missing = [p for p in paths if not (p.exists() or bundled.is_model(p))]
     if missing:
         raise CharrnnError(f"{missing[0]} does not exist: give a run directory or a text file.")
-    run_dirs = [p for p in paths if p.is_dir()]
-    files = [p for p in paths if not p.is_dir()]
+    run_dirs = [p for p in paths if bundled.is_model(p)]
+    files = [p for p in paths if not bundled.is_model(p)]
     if not run_dirs or len(run_dirs) > 2 or len(files) > 1 or (files and given_text is not None):
         raise CharrnnError("give one or two run directories and at most one text (a file or "
                            "--text), e.g. charrnn inspect RUN my_text.txt.")

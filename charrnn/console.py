@@ -60,7 +60,7 @@ class ConsoleReporter(Reporter):
 
     def epoch_ended(self, row: dict[str, Any]) -> None:
         self.close()
-        click.echo(f"epoch {row['epoch']:>5}  step {row['step']:>6}  train "
+        click.echo(f"epoch {round(row['epoch'], 2):>5g}  step {row['step']:>6}  train "
                    f"{row['train_bpc']:.3f} bpc  val {row['val_bpc']:.3f} bpc"
                    f"{' (best)' if row['best'] else '       '}  {row['chars_per_s']:>7,} chars/s"
                    f"  lr {row['lr']:.2g}  {clock(row['elapsed'])}")

@@ -15,7 +15,7 @@ import mxnet as mx
 import numpy as np
 
 import charrnn
-from charrnn import checkpoint
+from charrnn import bundled, checkpoint
 from charrnn.atomic import remove_stale_temporaries
 from charrnn.config import MAX_PARAMETERS, ModelConfig, TrainConfig, to_dict
 from charrnn.corpus import CharVocab, Corpus, PathLike, load_corpus
@@ -53,7 +53,8 @@ def training_corpus(run: RunDir, vocab: CharVocab, given: PathLike | None = None
     the run's vocabulary, for `evaluate`).
 
     The recorded path is tried as it is, then, for a run directory that was moved or shipped
-    (params/nietzsche-pretrained), its trailing parts under each folder above the run.
+    (params/nietzsche-pretrained), its trailing parts under each folder above the run, and
+    the bundled corpus when it has the recorded name (an installed shipped model's corpus).
     """
     _, _, info = run.config()
     encoding = str(info.get("encoding", "utf-8"))
@@ -64,6 +65,8 @@ def training_corpus(run: RunDir, vocab: CharVocab, given: PathLike | None = None
     candidates = [recorded] + [folder.joinpath(*parts[-k:])
                                for folder in run.path.resolve().parents
                                for k in range(len(parts), 0, -1)]
+    if recorded.name == bundled.corpus().name:
+        candidates.append(bundled.corpus())
     found = next((c for c in candidates if c.exists()), None)
     if found is None:
         raise CharrnnError(f"{run.path} was trained on {recorded} (sha256 "
@@ -108,7 +111,7 @@ def start_run(corpus_path: PathLike, model_config: ModelConfig, train_config: Tr
     source = None
     if init_from is not None:
         model, vocab, source_run = load_trained(init_from)
-        source = Source(Path(init_from), source_run.config()[0], vocab, model)
+        source = Source(source_run.path, source_run.config()[0], vocab, model)
         model_config = source.model_config(given_model or {})
         corpus = source.corpus(corpus_path, encoding)
     else:
@@ -197,7 +200,3 @@ def load_trained(path: PathLike, ctx: mx.Context | None = None, params: str = BE
     return model, vocab, run
 
 
-def default_corpus() -> Path:
-    """data/nietzsche.txt here, else the copy that ships beside the package."""
-    local = Path("data/nietzsche.txt")
-    return local if local.exists() else Path(charrnn.__file__).parent.parent / local

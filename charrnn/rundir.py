@@ -20,6 +20,7 @@ import mxnet as mx
 from mxnet import gluon
 
 from charrnn.atomic import Writer, atomic_write, bytes_writer, json_writer
+from charrnn.bundled import run_path
 from charrnn.config import ModelConfig, TrainConfig, from_dict, to_dict
 from charrnn.corpus import CharVocab, Corpus, PathLike
 from charrnn.errors import CharrnnError, reason
@@ -83,7 +84,8 @@ class RunDir:
 
     @classmethod
     def open(cls, path: PathLike, *required: str) -> RunDir:
-        run = cls(path)
+        """A run directory, or a shipped model by name (bundled.py), with its files."""
+        run = cls(run_path(path))
         if not run.path.is_dir():
             raise CharrnnError(f"run directory {run.path} does not exist: train a model into it "
                                f"with `charrnn train --out {run.path}`.")

@@ -15,32 +15,23 @@ from pathlib import Path
 import nbformat
 import numpy as np
 from jupyter_client.manager import start_new_kernel
-from nbclient import NotebookClient
 
 from .conftest import PANGRAM, REPO, last_weights
 
 QUICKSTART = REPO / "docs" / "quickstart.ipynb"
 
 
-def test_the_quickstart_notebook_runs_top_to_bottom(tmp_path):
+def test_the_committed_quickstart_shows_a_real_runs_outputs_and_stays_small():
+    """What a reader sees on a repository page: every cell after the install cell has the
+    outputs of a run (scripts/run-notebook stores them; tests/test_install.py runs it)."""
     notebook = nbformat.read(QUICKSTART, as_version=4)
-    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
-    started = time.time()
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    seconds = time.time() - started
-    outputs = {i: cell.outputs for i, cell in enumerate(notebook.cells)
-               if cell.cell_type == "code"}
-    assert not [o for cell in outputs.values() for o in cell if o.output_type == "error"]
-    shown = [o for cell in outputs.values() for o in cell if o.output_type == "execute_result"]
-    html = [o.data["text/html"] for o in shown if "text/html" in o.data]
-    assert any("<iframe srcdoc=" in page for page in html)            # the inspection, inline
-    assert any("data:image/png;base64," in page for page in html)     # the run's curves
-    assert any("test_bpc" in page for page in html)                   # the comparison's table
-    assert any("image/png" in o.data for o in shown)                  # comparison.plot()
-    assert (tmp_path / "runs" / "quickstart" / "model.params").is_file()
-    assert (tmp_path / "runs" / "lstm-vs-gru" / "results.json").is_file()
-    print(f"quickstart: {seconds:.0f} s")
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert "%pip install" in code[0].source and not code[0].outputs
+    assert all(cell.outputs for cell in code[1:]), [c.source for c in code[1:] if not c.outputs]
+    outputs = [o for cell in code for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2  # inside view, plot
+    assert QUICKSTART.stat().st_size < 1_000_000
 
 
 def run_cell(client, code: str, interrupt_after=None, timeout: float = 300) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import mxnet as mx
+import pytest
 
 from charrnn.corpus import load_corpus
 from charrnn.evaluation import evaluate
@@ -39,3 +40,59 @@ def test_the_pretrained_model_generates_from_a_seed():
                     "--seed", "3")
     assert result.exit_code == 0
     assert result.output.startswith("What is truth") and len(result.output) > 200
+
+
+# -- by name, from any folder -------------------------------------------------------------------
+
+def test_the_shipped_model_is_addressed_by_name_from_another_folder(tmp_path, monkeypatch):
+    import charrnn
+
+    monkeypatch.chdir(tmp_path)
+    assert charrnn.load("nietzsche").run.path.resolve() == PRETRAINED.resolve()
+    generated = invoke("generate", "nietzsche", "--seed-text", "What is truth", "--length", "50",
+                       "--seed", "3")
+    assert generated.exit_code == 0 and generated.output.startswith("What is truth")
+    by_path = invoke("generate", PRETRAINED, "--seed-text", "What is truth", "--length", "50",
+                     "--seed", "3")
+    assert generated.output == by_path.output
+    scored = invoke("evaluate", "nietzsche", "--split", "test")
+    recorded = json.loads((PRETRAINED / "evaluation.json").read_text())["test"]["bpc"]
+    assert scored.exit_code == 0 and f"{recorded:.4f}" in scored.output
+    assert invoke("info", "nietzsche").output.count("3,333,460") == 1
+
+
+def test_the_shipped_model_inspects_and_exports_by_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    inspected = invoke("inspect", "nietzsche", "--text", "He said \"no\" (twice).", "--json")
+    assert inspected.exit_code == 0, inspected.output
+    assert json.loads(inspected.output)["text_chars"] == 21
+    exported = invoke("export", "nietzsche", "-o", "out", "--format", "safetensors")
+    assert exported.exit_code == 0, exported.output
+    assert (tmp_path / "out" / "model.safetensors").stat().st_size > 13_000_000
+
+
+def test_an_unknown_name_is_one_line_listing_the_shipped_models(tmp_path, monkeypatch):
+
+
+    import charrnn
+
+    monkeypatch.chdir(tmp_path)
+    result = invoke("generate", "nietzche")
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    [line] = result.output.strip().splitlines()
+    assert "nietzche is neither a run directory nor a shipped model" in line
+    assert "(the shipped models: nietzsche)" in line
+    with pytest.raises(charrnn.CharrnnError, match="the shipped models: nietzsche"):
+        charrnn.load("nietzche")
+
+
+def test_train_with_no_corpus_uses_the_bundled_one_from_any_folder(tmp_path, monkeypatch):
+    import charrnn
+
+    monkeypatch.chdir(tmp_path)
+    run = charrnn.train(out="run", hidden=16, embed=8, layers=1, batch_size=4, seq_len=20,
+                        max_steps=2, eval_batches=1, sample_length=0, verbose=False)
+    corpus = json.loads((tmp_path / "run" / "config.json").read_text())["corpus"]
+    assert corpus["sha256"] == json.loads((PRETRAINED / "config.json").read_text())[
+        "corpus"]["sha256"]
+    assert run.stop_reason == "reached --max-steps 2"

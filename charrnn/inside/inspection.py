@@ -40,7 +40,7 @@ class Unit:
         return f"{self.layer}.{self.state}.{self.unit}"
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(repr=False)
 class Inspection:
     """What `Model.inspect` returns: a notebook shows the report inline (`_repr_html_`),
     `save` writes it as `charrnn inspect` does, `to_json` is what `--json` prints.
@@ -72,6 +72,10 @@ class Inspection:
     def to_json(self) -> dict:
         """The figures, the per-character view, and the chosen units' activations."""
         return for_units(self, self.units)
+
+    def __repr__(self) -> str:  # the figures would be megabytes of text
+        return (f"<charrnn.Inspection {self.title}: {self.bpc:.3f} bits/char over "
+                f"{self.figures['text_chars']:,} characters>")
 
     def _repr_html_(self) -> str:
         from charrnn.inside.report import inline

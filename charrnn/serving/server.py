@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 from charrnn.api import Run
+from charrnn.bundled import run_path
 from charrnn.errors import CharrnnError
 
 
@@ -19,6 +20,7 @@ def run_server(run_dir: Path, host: str, port: int, workers: int, max_length: in
     except ImportError as error:
         raise CharrnnError(f"charrnn serve needs the serve extra ({error.name} is missing): "
                            "pip install 'charrnn[serve]', or run make serve.") from None
+    run_dir = run_path(run_dir)  # a shipped model's name: its folder, for every worker
     summary = Run(run_dir).summary  # the run directory checked, nothing loaded yet
     _check_port_free(host, port)
     settings = summary.model
