@@ -72,8 +72,6 @@ def test_the_shipped_model_inspects_and_exports_by_name(tmp_path, monkeypatch):
 
 
 def test_an_unknown_name_is_one_line_listing_the_shipped_models(tmp_path, monkeypatch):
-
-
     import charrnn
 
     monkeypatch.chdir(tmp_path)
