@@ -38,7 +38,7 @@ PORT ?= 8000
 # The model `make generate` and `make serve` use: yours once `make train` made it.
 MODEL = $(if $(wildcard $(RUN)/model.params),$(RUN),$(PRETRAINED))
 
-.PHONY: install train generate serve compare bench bench-peer bench-serve test lint check-cuda clean
+.PHONY: install train generate serve compare bench bench-peer bench-serve test lint docs notebook check-cuda clean
 
 install: $(STAMP)
 
@@ -49,7 +49,7 @@ ifeq ($(MXNET),system)
 	@test -x $(PY) || $(MAKE) --no-print-directory venv VENV_OPTIONS=--system-site-packages
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	$(PY) -m pip install --quiet -e ".[plot,serve,dev]"
-	@$(PY) -c 'import charrnn, mxnet' 2>/dev/null || { echo "charrnn: MXNET=system, but $(SYSTEM_PYTHON) has no MXNet that imports; use MXNET=cpu, or an NGC container (README, 'GPUs')"; exit 1; }
+	@$(PY) -c 'import charrnn, mxnet' 2>/dev/null || { echo "charrnn: MXNET=system, but $(SYSTEM_PYTHON) has no MXNet that imports; use MXNET=cpu, or an NGC container (docs/installation.md, 'GPUs')"; exit 1; }
 else
 	@echo "charrnn: installing MXNet's $(if $(filter cpu,$(MXNET)),CPU,CUDA) build (charrnn[$(MXNET)]): $(MXNET_WHY)"
 	@test -x $(PY) || $(MAKE) --no-print-directory venv
@@ -110,10 +110,22 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check charrnn tests benchmarks
 
+# The documentation site (mkdocs.yml) into site/, offline, strict: a warning fails the build.
+docs: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+$(VENV)/.installed-docs: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[docs]"
+	@touch $@
+
+# Run docs/quickstart.ipynb in a new empty folder and store its outputs (scripts/run-notebook).
+notebook: $(STAMP)
+	$(PY) scripts/run-notebook
+
 # The CUDA build in a scratch venv: every CUDA library must resolve from NVIDIA's wheels; on
 # a machine without a GPU driver only libcuda.so.1 is missing and charrnn says so in one line.
 check-cuda:
 	scripts/check-cuda $(VENV)-cuda
 
 clean:
-	rm -rf $(VENV) $(BOOTSTRAP) $(VENV)-cuda build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BOOTSTRAP) $(VENV)-cuda build dist site *.egg-info .pytest_cache .ruff_cache

@@ -66,6 +66,7 @@ class Run:
 
     @property
     def interrupted(self) -> bool:
+        """Whether a signal stopped it; ``charrnn.train(resume=run.path)`` continues it."""
         return self.stop_reason == INTERRUPTED
 
     @property
@@ -124,6 +125,7 @@ class Comparison:
 
     @property
     def runs(self) -> dict[str, Run]:
+        """Each model's run directory in the report folder, by model name."""
         return {row["model"]: Run(row["run"]) for row in self.rows}
 
     def plot(self):
@@ -172,7 +174,7 @@ def train(corpus: PathLike | None = None, out: PathLike | None = None, *,
         and the closing sample.
     **settings
         Any model or training setting, as below (the command line's options).
-{settings}
+    {settings}
 
     Returns
     -------
@@ -357,7 +359,29 @@ def command_line(command: str, argument: Any, options: dict[str, Any]) -> str:
 
 
 def curves(run_dirs: Sequence[PathLike], out: PathLike | None = None):
-    """Several runs' learning curves in one Figure (saved as a PNG to `out` if given)."""
+    """Several runs' learning curves in one picture, to see which learns faster.
+
+    Parameters
+    ----------
+    run_dirs : sequence of path
+        Run directories (or shipped models' names) with at least one evaluation.
+    out : path, optional
+        Also save the picture there, as a PNG.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Validation and training bits/char against steps and against time.
+
+    Raises
+    ------
+    CharrnnError
+        A run with no evaluation yet, or matplotlib missing (the plot extra).
+
+    Examples
+    --------
+    >>> charrnn.curves(["params/nietzsche-lstm", "params/nietzsche-gru"], "lstm-vs-gru.png")
+    """
     labelled = [(Path(path).name, RunDir.open(path).metrics()) for path in run_dirs]
     empty = [str(path) for path, (_, rows) in zip(run_dirs, labelled) if not rows]
     if empty:
@@ -374,9 +398,35 @@ def curves(run_dirs: Sequence[PathLike], out: PathLike | None = None):
 
 def prepare(corpus: PathLike, out: PathLike, split: Sequence[float] | str = DEFAULT_SPLIT,
             encoding: str = "utf-8") -> Corpus:
-    """Encode a corpus of any size, in chunks, into `out` (ids.npy, vocab.json, meta.json),
-    for ``train(out)``: training memory-maps the ids. `split`: the train, validation and
-    test fractions, as numbers or "0.9,0.05,0.05"."""
+    """Encode a corpus of any size, in chunks, into a folder that training memory-maps, so
+    that memory does not grow with the corpus.
+
+    Parameters
+    ----------
+    corpus : path
+        A text file.
+    out : path
+        The folder to write: ids.npy, vocab.json, meta.json.
+    split : sequence of float or str
+        The train, validation and test fractions, as numbers or "0.9,0.05,0.05".
+    encoding : str
+        The text's encoding.
+
+    Returns
+    -------
+    Corpus
+        The prepared corpus; ``charrnn.train(out)`` trains on it.
+
+    Raises
+    ------
+    CharrnnError
+        A missing or undecodable file, or fractions that do not sum to 1.
+
+    Examples
+    --------
+    >>> charrnn.prepare("big.txt", "big/")
+    >>> run = charrnn.train("big/", eval_every=2000, eval_batches=50)
+    """
     try:
         fractions = tuple(float(f) for f in (split.split(",") if isinstance(split, str)
                                              else split))
@@ -455,4 +505,4 @@ def _settings_doc() -> str:
     return "\n".join(entries)
 
 
-train.__doc__ = train.__doc__.replace("{settings}\n", _settings_doc() + "\n")
+train.__doc__ = train.__doc__.replace("    {settings}\n", _settings_doc() + "\n")

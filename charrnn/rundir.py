@@ -45,7 +45,7 @@ _HELD: dict[Path, IO[str]] = {}
 
 
 class RunDir:
-    """A trained or training model on disk (see README, 'What a run directory holds')."""
+    """A trained or training model on disk (see docs/training.md, 'What a run directory holds')."""
 
     def __init__(self, path: PathLike):
         self.path = Path(path)

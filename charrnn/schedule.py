@@ -3,7 +3,8 @@
 A run ends at the first of its planned limits: the end of --epochs, known in steps from the
 start, and --time-budget, known in steps once the speed is measured (and planned again while
 the speed changes: another process took a core, validation took longer than assumed).
---max-steps is not a planned end: it is the stop that a resume extends (README, "Resuming").
+--max-steps is not a planned end: it is the stop that a resume extends (docs/training.md,
+"Stopping and resuming").
 Running out of --patience is: the rate falls to zero from there, over a quarter of the steps
 so far, and the run stops at zero (an early stop ends annealed too).
 

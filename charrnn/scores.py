@@ -25,12 +25,15 @@ class Metrics:
 
     @property
     def bpc(self) -> float:
+        """Bits per character: the loss divided by ln 2."""
         return bits(self.loss)
 
     @property
     def perplexity(self) -> float:
+        """exp(loss): the number of equally likely characters the model hesitates between."""
         return math.exp(min(self.loss, 700.0))
 
     def as_dict(self, prefix: str = "") -> dict:
+        """loss, bpc, perplexity and accuracy, each name after `prefix` (as in JSON files)."""
         return {f"{prefix}loss": self.loss, f"{prefix}bpc": self.bpc,
                 f"{prefix}perplexity": self.perplexity, f"{prefix}accuracy": self.accuracy}

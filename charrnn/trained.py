@@ -55,10 +55,12 @@ class Model:
 
     @property
     def config(self) -> ModelConfig:
+        """The model's settings (config.json's model section)."""
         return self.run.config()[0]
 
     @property
     def parameters(self) -> int:
+        """How many weights the model has."""
         return count_parameters(self.network)
 
     @property
@@ -137,8 +139,23 @@ class Model:
                temperature: float = generation.TEMPERATURE, top_k: int = 0,
                top_p: float = 1.0, greedy: bool = False, seed: int | None = None,
                skip_unknown: bool = False) -> Iterator[str]:
-        """`generate` one sample as it is made: yields the seed text, then one character at a
-        time (the command line prints them as they come)."""
+        """`generate` one sample as it is made, to show text as it comes.
+
+        Parameters
+        ----------
+        seed_text, length, temperature, top_k, top_p, greedy, seed, skip_unknown
+            As for `generate`.
+
+        Yields
+        ------
+        str
+            The seed text, then one character at a time.
+
+        Examples
+        --------
+        >>> for piece in model.stream("What is truth", 100, seed=1):
+        ...     print(piece, end="", flush=True)
+        """
         sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p,
                     "greedy": greedy, "seed": seed}
         _check_generation(length, 1, 1, sampling)
@@ -149,9 +166,22 @@ class Model:
                                          seed=seed, top_p=top_p, ctx=self.ctx)
 
     def next(self, text: str, k: int = 5) -> list[tuple[str, float]]:
-        """The `k` most likely characters after `text`, with their probabilities (the serve
-        page's keyboard). An empty text is the start of a line.
+        """The most likely characters after a text: the serve page's predictive keyboard.
 
+        Parameters
+        ----------
+        text : str
+            What comes before; an empty text is the start of a line.
+        k : int
+            How many characters.
+
+        Returns
+        -------
+        list of (str, float)
+            The `k` likeliest characters with their probabilities, likeliest first.
+
+        Examples
+        --------
         >>> model.next("The meaning of lif", k=2)  # doctest: +SKIP
         [('e', 0.99...), ('i', 0.0003...)]
         """

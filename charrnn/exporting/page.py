@@ -23,7 +23,8 @@ MOST_BYTES = 64_000_000
 def page_html(weights: dict[str, np.ndarray], config: dict, vocab: list[str], title: str) -> str:
     """The page. The weights are float32: float16 halves the page (8.9 MB instead of 17.8 for
     the pretrained 2 x 512 LSTM) but moved its probabilities by up to 1.2e-5 and changed its
-    greedy continuation within 100 characters; float32 gives Python's (measured, README)."""
+    greedy continuation within 100 characters; float32 gives Python's (measured:
+    docs/results.md, "Exporting")."""
     count = sum(w.size for w in weights.values())
     size = count * 4 * 4 // 3  # float32, in base64
     if size > MOST_BYTES:

@@ -61,6 +61,7 @@ class Inspection:
 
     @property
     def bpc(self) -> float:
+        """The text's mean surprisal in bits per character."""
         return self.figures["bpc"]
 
     def save(self, out: str | Path) -> list[Path]:
