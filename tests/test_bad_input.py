@@ -69,7 +69,9 @@ TRAIN = [
                  marks=pytest.mark.skipif(mx.context.num_gpus() > 0,
                                           reason="this machine has a GPU")),
     (["short.txt", "--ctx", "tpu"], 1, ["is not a device"]),
-    (["--resume", "nowhere"], 1, ["run directory nowhere does not exist"]),
+    (["--resume", "runs/nowhere"], 1, ["run directory runs/nowhere does not exist"]),
+    (["--resume", "nowhere"], 1, ["nowhere is neither a run directory nor a shipped model (the "
+                                  "shipped models: nietzsche)"]),
 ]
 
 
