@@ -7,6 +7,7 @@ underscores), and take their defaults from there: one definition of each.
 from __future__ import annotations
 
 import dataclasses
+import re
 import shlex
 import signal as signals
 import textwrap
@@ -488,8 +489,9 @@ def _silent(*_: Any) -> None:
     pass
 
 
-def _settings_doc() -> str:
-    """Each setting's numpydoc entry, from its field: the type, the default and the help."""
+def _settings_doc(indent: str) -> str:
+    """Each setting's numpydoc entry, from its field: the type, the default and the help,
+    indented as the docstring's other entries (Python 3.13 dedents docstrings, 3.12 not)."""
     entries = []
     for cls in (ModelConfig, TrainConfig):
         for field in dataclasses.fields(cls):
@@ -499,10 +501,13 @@ def _settings_doc() -> str:
                                                     DEFAULT_LR.items())
                        if field.name == "lr" else repr(field.default))
             kind = type(field.default).__name__ + (" or str" * (field.name == "time_budget"))
-            help_text = textwrap.fill(field.metadata["help"], 84, initial_indent=" " * 8,
-                                      subsequent_indent=" " * 8)
-            entries.append(f"    {field.name} : {kind}, default {default}\n{help_text}")
+            help_text = textwrap.fill(field.metadata["help"], 84,
+                                      initial_indent=indent + " " * 4,
+                                      subsequent_indent=indent + " " * 4)
+            entries.append(f"{indent}{field.name} : {kind}, default {default}\n{help_text}")
     return "\n".join(entries)
 
 
-train.__doc__ = train.__doc__.replace("    {settings}\n", _settings_doc() + "\n")
+_placeholder = re.search(r"^([ \t]*)\{settings\}\n", train.__doc__, flags=re.MULTILINE)
+train.__doc__ = (train.__doc__[:_placeholder.start()] + _settings_doc(_placeholder.group(1))
+                 + "\n" + train.__doc__[_placeholder.end():])

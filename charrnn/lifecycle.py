@@ -138,6 +138,15 @@ def resume_run(path: PathLike, corpus_path: PathLike | None, given_model: dict[s
     run = RunDir.open(path, STATE)
     if write:
         run.lock()
+    try:
+        return _reopened(run, corpus_path, given_model, given_training, contexts, write)
+    except BaseException:  # refused or finished: the lock goes (a notebook's kernel lives on)
+        run.unlock()
+        raise
+
+
+def _reopened(run: RunDir, corpus_path: PathLike | None, given_model: dict[str, Any],
+              given_training: dict[str, Any], contexts: list[mx.Context], write: bool):
     model_config, train_config, corpus_info = run.config()
     _refuse_changes(run, "model", to_dict(model_config), given_model)
     _refuse_changes(run, "training", to_dict(train_config),
@@ -180,22 +189,23 @@ def _refuse_changes(run: RunDir, section: str, saved: dict[str, Any],
 
 
 def open_run(path: PathLike, ctx: mx.Context | None = None, params: str | None = BEST,
-                ) -> tuple[mx.gluon.HybridBlock, CharVocab, RunDir]:
+             fused: bool | None = None) -> tuple[mx.gluon.HybridBlock, CharVocab, RunDir]:
     """A run's model, built but not loaded, once config.json, vocab.json and the shapes in
-    the params file (if any) agree: a run directory is refused before anything is allocated."""
+    the params file (if any) agree: a run directory is refused before anything is allocated.
+    `fused`: the form a GPU runs (default: the device's form; the tests build it on the CPU)."""
     run = RunDir.open(path, *([params] if params else []))
     model_config, _, _ = run.config()
     vocab = run.vocab(model_config.vocab_size)
-    model = checked_model(model_config, fused_for([ctx or mx.cpu()]))
+    model = checked_model(model_config, fused_for([ctx or mx.cpu()]) if fused is None else fused)
     if params:
         run.check_params(model, run.file(params))
     return model, vocab, run
 
 
 def load_trained(path: PathLike, ctx: mx.Context | None = None, params: str = BEST,
-                 ) -> tuple[mx.gluon.HybridBlock, CharVocab, RunDir]:
+                 fused: bool | None = None) -> tuple[mx.gluon.HybridBlock, CharVocab, RunDir]:
     """The best weights of a run, checked (see `open_run`) before they are loaded."""
-    model, vocab, run = open_run(path, ctx, params)
+    model, vocab, run = open_run(path, ctx, params, fused)
     run.load_params(model, run.file(params), [ctx or mx.cpu()])
     return model, vocab, run
 

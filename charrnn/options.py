@@ -10,12 +10,9 @@ from click.core import ParameterSource
 
 from charrnn.config import (
     DEFAULT_LR,
-    MODEL_SETTINGS,
-    TRAIN_SETTINGS,
     ModelConfig,
     TrainConfig,
     parse_duration,
-    settings_from,
 )
 from charrnn.errors import CharrnnError
 
@@ -77,10 +74,3 @@ def typed(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in options.items()
             if ctx.get_parameter_source(name) in sources}
 
-
-def split_settings(options: dict[str, Any]) -> tuple[dict[str, Any], TrainConfig]:
-    """Command options -> the model settings given and a checked TrainConfig."""
-    given = {k: v for k, v in options.items()
-             if k in MODEL_SETTINGS + TRAIN_SETTINGS and v is not None}
-    model, training = settings_from(given)
-    return {k: getattr(model, k) for k in MODEL_SETTINGS if k in options}, training

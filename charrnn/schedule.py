@@ -112,10 +112,6 @@ class Pace:
         while len(self.points) > 2 and elapsed - self.points[1][1] >= PACE_WINDOW:
             self.points.popleft()
 
-    def restart(self) -> None:
-        """The clock restarts with a new process: its first steps build and warm up."""
-        self.points.clear()
-
     def seconds_per_step(self) -> float | None:
         if len(self.points) < 2:
             return None

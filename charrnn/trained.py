@@ -15,7 +15,7 @@ from charrnn.config import ModelConfig
 from charrnn.corpus import SPLITS, CharVocab, PathLike, decode_text
 from charrnn.errors import CharrnnError, UsageError
 from charrnn.inside import inspection
-from charrnn.models import CharModel, count_parameters, hybridize
+from charrnn.models import CharModel, count_parameters, fused_for, hybridize
 from charrnn.rundir import RunDir
 from charrnn.scores import Metrics
 from charrnn.summary import Summary, summarize
@@ -293,8 +293,13 @@ class Model:
         return self.vocab.encode(text), f"a text of {len(text):,} characters"
 
     def _copy(self) -> CharModel:
-        """The same weights in a model of its own (dynamic evaluation changes them)."""
-        model, _, _ = lifecycle.load_trained(self.path, self.ctx)
+        """The weights in memory (what generate and inspect use, changed or not) in a model of
+        its own: dynamic evaluation changes them."""
+        model = lifecycle.checked_model(self.config, fused_for([self.ctx]))
+        model.initialize(ctx=self.ctx)
+        own = model._collect_params_with_prefix()
+        for name, param in self.network._collect_params_with_prefix().items():
+            own[name].set_data(param.data(self.ctx).copy())
         return model
 
     # -- inside --------------------------------------------------------------------------

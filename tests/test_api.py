@@ -84,6 +84,33 @@ def test_dynamic_evaluation_scores_lower_and_leaves_the_model_as_it_was(run):
     assert "val-dynamic" in run.summary.evaluations
 
 
+def test_evaluate_scores_the_weights_in_memory_not_those_on_disk(run):
+    """What generate and inspect use: a model changed in memory is scored as it now is."""
+    import math
+
+    import mxnet as mx
+
+    model = run.load()
+    on_disk = model.evaluate("val").bpc
+    for param in model.network.collect_params().values():
+        param.set_data(mx.nd.zeros_like(param.data()))  # every logit 0: a uniform guess
+    assert model.evaluate("val").bpc == pytest.approx(math.log2(len(model.vocab)), abs=1e-4)
+    assert on_disk < math.log2(len(model.vocab)) - 1
+
+
+def test_resuming_a_finished_or_refused_run_releases_its_lock(corpus, tmp_path):
+    """In a notebook the process lives on: another process must be able to take the run."""
+    import fcntl
+
+    path = tmp_path / "finished"
+    charrnn.train(corpus, path, max_steps=3, **TINY)
+    assert charrnn.train(resume=path, verbose=False).stop_reason == "finished"
+    with pytest.raises(CharrnnError, match="cannot resume"):
+        charrnn.train(resume=path, hidden=64, verbose=False)
+    with open(path / ".lock", "a+") as handle:  # another open file: conflicts if still held
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
 def test_a_text_is_scored_as_inspect_reads_it(run):
     model = run.load()
     text = PANGRAM * 3

@@ -8,15 +8,15 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from charrnn.config import DEFAULT_LR, ModelConfig, TrainConfig
-from charrnn.options import Duration, setting_options, split_settings
+from charrnn.config import DEFAULT_LR, ModelConfig, TrainConfig, settings_from
+from charrnn.options import Duration, setting_options
 
 
 @click.command()
 @setting_options()
 def echo(**options):
-    model, config = split_settings(options)
-    click.echo(f"{model['model']} {model['hidden']} {config.lr:g} {config.time_budget:g}")
+    model, config = settings_from({k: v for k, v in options.items() if v is not None})
+    click.echo(f"{model.model} {model.hidden} {config.lr:g} {config.time_budget:g}")
 
 
 def run(*args: str):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from charrnn.models import GluonRNNModel, UnrolledRNNModel
+from charrnn.models import UnrolledRNNModel
 from charrnn.models.base import weights
 
 
@@ -24,17 +24,15 @@ def torch_weights(network) -> dict[str, np.ndarray]:
         for name in ("input", "hidden", "output"):
             layer = getattr(network, name)
             found[f"{name}.weight"], found[f"{name}.bias"] = layer.weight, layer.bias
-    elif isinstance(network, GluonRNNModel) and not network.fused:
+    else:
         found = {"embedding.weight": network.embedding.weight}
-        for k, layer in enumerate(network.layers):
-            for mx_name, torch_name in (("i2h_weight", "weight_ih"), ("h2h_weight", "weight_hh"),
-                                        ("i2h_bias", "bias_ih"), ("h2h_bias", "bias_hh")):
-                found[f"rnn.{torch_name}_l{k}"] = getattr(layer, f"l0_{mx_name}")
+        torch_names = {"i2h_weight": "weight_ih", "h2h_weight": "weight_hh",
+                       "i2h_bias": "bias_ih", "h2h_bias": "bias_hh"}
+        for k in range(network.num_layers):
+            for mx_name, param in network.layer_params(k).items():
+                found[f"rnn.{torch_names[mx_name]}_l{k}"] = param
         found["decoder.weight"], found["decoder.bias"] = (network.decoder.weight,
                                                           network.decoder.bias)
-    else:
-        raise TypeError(f"{type(network).__name__} in its fused form cannot be exported: load it "
-                        "on the CPU")
     return {name: np.ascontiguousarray(weights(p)) for name, p in found.items()}
 
 

@@ -15,6 +15,7 @@ from charrnn.corpus import CharVocab
 from charrnn.errors import CharrnnError
 from charrnn.inside import ranking
 from charrnn.inside.properties import BUILT_IN, Property, pattern_property
+from charrnn.inside.report import inline, write_inspection
 from charrnn.inside.trace import STATES, Chunk, StepForm, trace
 from charrnn.models import CharModel
 from charrnn.rundir import RunDir
@@ -66,8 +67,6 @@ class Inspection:
 
     def save(self, out: str | Path) -> list[Path]:
         """index.html and inspect.json (and saturation.png) in `out`, written together."""
-        from charrnn.inside.report import write_inspection
-
         return write_inspection(Path(out), self, self.title)
 
     def to_json(self) -> dict:
@@ -79,8 +78,6 @@ class Inspection:
                 f"{self.figures['text_chars']:,} characters>")
 
     def _repr_html_(self) -> str:
-        from charrnn.inside.report import inline
-
         return inline(self, self.title)
 
 

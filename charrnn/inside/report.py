@@ -6,13 +6,15 @@ import base64
 import html
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from charrnn import plots
 from charrnn.atomic import atomic_write, bytes_writer, json_writer
-from charrnn.inside.inspection import Inspection
+
+if TYPE_CHECKING:  # only named in annotations: inspection imports this module, not back
+    from charrnn.inside.inspection import Inspection
 
 PAGE = Path(__file__).parent / "page"
 # Nothing but what the file holds: a report opened from disk asks no server for anything.

@@ -8,6 +8,7 @@ import warnings
 import mxnet as mx
 import numpy as np
 from gluonnlp.model import apply_weight_drop
+from mxnet import gluon
 from mxnet.gluon import nn, rnn
 
 from charrnn.models.base import CharModel, Stepper, matmul, sigmoid, weights
@@ -141,9 +142,14 @@ class GluonRNNModel(CharModel):
                 for data in param.list_data():
                     data[h:2 * h] = bias
 
+    def layer_params(self, layer: int) -> dict[str, gluon.Parameter]:
+        """Layer `layer`'s i2h_weight, h2h_weight, i2h_bias and h2h_bias (MXNet's gate order),
+        in either form: the NumPy step, inspection and export read the model through this."""
+        block, prefix = (self.rnn, f"l{layer}_") if self.fused else (self.layers[layer], "l0_")
+        return {name: getattr(block, prefix + name)
+                for name in ("i2h_weight", "h2h_weight", "i2h_bias", "h2h_bias")}
+
     def stepper(self) -> Stepper:
-        if self.fused:
-            return super().stepper()
         return RecurrentStepper(self)
 
 
@@ -160,9 +166,8 @@ class RecurrentStepper(Stepper):
         self.mode = model.mode
         embedding = weights(model.embedding.weight)
         self.layers = []
-        for i, layer in enumerate(model.layers):
-            w_ih, w_hh = weights(layer.l0_i2h_weight), weights(layer.l0_h2h_weight)
-            b_ih, b_hh = weights(layer.l0_i2h_bias), weights(layer.l0_h2h_bias)
+        for i in range(model.num_layers):
+            w_ih, w_hh, b_ih, b_hh = (weights(p) for p in model.layer_params(i).values())
             if self.mode != "gru":  # GRU keeps b_hh apart: the reset gate multiplies it
                 b_ih, b_hh = b_ih + b_hh, np.zeros_like(b_hh)
             if self.mode == "lstm":  # gates i, f, g, o: halve all but g (see above)
