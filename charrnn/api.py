@@ -40,7 +40,7 @@ from charrnn.rundir import BEST, RunDir
 from charrnn.stopping import StopRequest, stop_on_signals
 from charrnn.summary import Summary, summarize
 from charrnn.trained import LENGTH, Model, load
-from charrnn.training import Reporter, TrainingLoop
+from charrnn.training import Reporter, train_locked
 
 DEFAULT_SEED_TEXT = "The meaning of life is"
 DEFAULT_MODELS = ("unrolled", "rnn_relu", "rnn_tanh", "gru", "lstm")
@@ -154,7 +154,8 @@ def train(corpus: PathLike | None = None, out: PathLike | None = None, *,
         The run directory. Default: params/<corpus>-<model>.
     resume : path, optional
         Continue the run saved there where it stopped (settings given are compared with
-        the run's; epochs, max_steps, patience, time_budget, lr and clip may change).
+        the run's; epochs, max_steps, stop_at_step, patience, time_budget, lr and clip may
+        change).
     init_from : path, optional
         Start from the best weights of that run (fine-tuning): its architecture, and its
         vocabulary extended with the corpus's new characters.
@@ -228,11 +229,10 @@ def train(corpus: PathLike | None = None, out: PathLike | None = None, *,
             say(_started(run.path, resume is not None, model, contexts, workers, data))
             if not plots.available():
                 say(plots.MISSING)
-            progress = TrainingLoop(model, data, config, contexts, run, progress, reporter, stop,
-                                    workers).run()
+            progress = train_locked(model, data, config, contexts, run, progress, reporter,
+                                    stop, workers)
     finally:
-        run.unlock()
-        reporter.close()
+        run.unlock()  # also when the loop never started (train_locked releases it otherwise)
     if progress.stop_reason == INTERRUPTED:
         say(f"\nstopped at step {progress.step}; checkpoint saved. Resume with:\n"
             f"  charrnn train --resume {run.path}\n"

@@ -16,7 +16,7 @@ from charrnn.corpus import DEFAULT_SPLIT, SPLITS, decode_text
 from charrnn.doctor import doctor
 from charrnn.errors import CharrnnError, UsageError
 from charrnn.exporting import FORMATS
-from charrnn.generation import TEMPERATURE
+from charrnn.generation import SAMPLING, TEMPERATURE
 from charrnn.launch import LAUNCHERS, launch_local, launch_remote
 from charrnn.options import Duration, setting_options, typed
 from charrnn.serving.schema import MAX_LENGTH
@@ -109,12 +109,13 @@ def train(context: click.Context, corpus: Path | None, out: Path | None, resume:
               default=None, help="Read the seed text from this UTF-8 file.")
 @click.option("--length", type=click.IntRange(min=0), default=LENGTH, show_default=True,
               help="Characters to generate after the seed text.")
-@click.option("--temperature", type=TEMPERATURE_TYPE, default=TEMPERATURE, show_default=True,
+@click.option("--temperature", type=TEMPERATURE_TYPE, default=SAMPLING["temperature"],
+              show_default=True,
               help="Below 1: safer, more repetitive text; above 1: more surprising, more "
                    "errors.")
-@click.option("--top-k", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--top-k", type=click.IntRange(min=0), default=SAMPLING["top_k"], show_default=True,
               help="Sample only among the K most likely characters (0: all of them).")
-@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0,
+@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=SAMPLING["top_p"],
               show_default=True,
               help="Sample only among the most likely characters whose probabilities add up to "
                    "P (nucleus sampling; 1: all of them).")
@@ -138,12 +139,12 @@ def generate(context: click.Context, run_dir: Path, seed_text: str | None, seed_
         seed_text = decode_text(seed_file.read_bytes(), f"--seed-file {seed_file}")
     given = typed(context, options)
     model = load(run_dir, "cpu")
-    if given.get("beam_size", 1) == given.get("num_samples", 1) == 1:
-        given.pop("beam_size", None), given.pop("num_samples", None)
+    count = given.pop("num_samples", 1)
+    if given.get("beam_size", 1) == count == 1:
+        given.pop("beam_size", None)
         console.stream(model.stream(seed_text, **given))
     else:
-        texts = model.generate(seed_text, **given)
-        console.print_samples(texts if isinstance(texts, list) else [texts])
+        console.print_samples(model.samples(seed_text, count=count, **given))
 
 
 # -- evaluate and info ----------------------------------------------------------------------
@@ -186,7 +187,7 @@ def info(run_dir: Path) -> None:
 
 # -- inspect --------------------------------------------------------------------------------
 
-class BadInspection(click.ClickException):
+class BadInput(click.ClickException):
     """Bad input to `inspect` or `export`: one line and exit code 2, as click gives a bad
     option."""
 
@@ -229,7 +230,7 @@ def inspect_command(paths: tuple[Path, ...], given_text: str | None, out: Path |
             return
         written = found.save(out or Path("reports") / f"inside-{paths[0].resolve().name}")
     except CharrnnError as error:
-        raise BadInspection(str(error)) from None
+        raise BadInput(str(error)) from None
     console.print_inspection(found.title.split(": ", 1)[1], found.figures)
     click.echo("wrote " + ", ".join(str(p) for p in written))
 
@@ -244,8 +245,8 @@ def _inspection(paths: tuple[Path, ...], given_text: str | None, options: dict[s
     if not run_dirs or len(run_dirs) > 2 or len(files) > 1 or (files and given_text is not None):
         raise CharrnnError("give one or two run directories and at most one text (a file or "
                            "--text), e.g. charrnn inspect RUN my_text.txt.")
-    text = files[0] if files else given_text
-    return load(run_dirs[0]).inspect(text, run_dirs[1] if len(run_dirs) > 1 else None,
+    return load(run_dirs[0]).inspect(given_text, run_dirs[1] if len(run_dirs) > 1 else None,
+                                     path=files[0] if files else None,
                                      source="--text" if given_text is not None else None,
                                      **options)
 
@@ -266,7 +267,7 @@ def export(run_dir: Path, out: Path, formats: tuple[str, ...], overwrite: bool) 
     try:
         written = load(run_dir, "cpu").export(out, formats or FORMATS, overwrite=overwrite)
     except CharrnnError as error:
-        raise BadInspection(str(error)) from None
+        raise BadInput(str(error)) from None
     click.echo("wrote " + ", ".join(f"{p} ({p.stat().st_size:,} bytes)" for p in written))
 
 

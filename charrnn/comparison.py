@@ -24,7 +24,7 @@ from charrnn.progress import INTERRUPTED
 from charrnn.rundir import BEST, STATE, RunDir
 from charrnn.stopping import StopRequest
 from charrnn.trained import load
-from charrnn.training import Diverged, Reporter, TrainingLoop
+from charrnn.training import Diverged, Reporter, train_locked
 
 
 def match_hidden(config: ModelConfig, target: int) -> int:
@@ -70,10 +70,7 @@ def train_one(path: Path, corpus_path: Path, config: ModelConfig, train_config: 
     else:
         run, corpus, model, progress = lifecycle.start_run(
             corpus_path, config, train_config, path, False, encoding, contexts)
-    try:
-        TrainingLoop(model, corpus, train_config, contexts, run, progress, reporter, stop).run()
-    finally:
-        run.unlock()
+    train_locked(model, corpus, train_config, contexts, run, progress, reporter, stop)
 
 
 def result_row(path: Path, seed_text: str, temperature: float,

@@ -101,8 +101,12 @@ class TrainConfig:
                             "loss.", 1, 10**9)
     random_seq_len: bool = setting(False, "Vary the window length around --seq-len "
                                    "(AWD-LSTM), scaling the step.")
-    max_steps: int = setting(0, "Stop after this many optimizer steps (0: no limit).", 0)
+    max_steps: int = setting(0, "End after this many optimizer steps, the learning rate cooled "
+                             "down to 0 there (0: no limit).", 0)
     time_budget: float = setting(0.0, "Stop after this much time, e.g. 5m (0: no limit).", 0)
+    stop_at_step: int = setting(0, "Stop after this step as Ctrl-C would: checkpointed, and "
+                                "--resume continues exactly as if never stopped (the schedule "
+                                "does not plan for it; 0: no stop).", 0)
     seed: int = setting(0, "Seed of initialisation and dropout: the same seed gives the same "
                         "run.", 0, 2**31 - 1)
     checkpoint_every: int = setting(0, "Also save a resumable checkpoint every N steps (0: "

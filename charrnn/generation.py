@@ -25,6 +25,9 @@ Setting = Union[float, int, bool, np.ndarray]
 # ends a training): a little safer than the model's own distribution (1.0, what sample() and
 # the API default to).
 TEMPERATURE = 0.8
+# What shapes sampling, with charrnn's defaults: Model.generate and stream and the command
+# line's options take theirs from here.
+SAMPLING = {"temperature": TEMPERATURE, "top_k": 0, "top_p": 1.0, "greedy": False, "seed": None}
 # Characters of the samples shown while training (--sample-every) and in a comparison.
 SAMPLE_LENGTH = 200
 # The model's own distribution: what sample(), choose() and the API default to.

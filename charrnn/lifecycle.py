@@ -27,8 +27,8 @@ from charrnn.rundir import BEST, METRICS, SAMPLES, STATE, RunDir
 
 # Settings a resumed run may change: when to stop, how often to report, and the step size
 # (to recover from divergence or fine-tune). Anything else would change what the run computes.
-RESUMABLE_OVERRIDES = ("epochs", "max_steps", "patience", "time_budget", "checkpoint_every",
-                       "log_interval", "lr", "clip")
+RESUMABLE_OVERRIDES = ("epochs", "max_steps", "stop_at_step", "patience", "time_budget",
+                       "checkpoint_every", "log_interval", "lr", "clip")
 
 
 class RunFinished(Exception):
@@ -151,7 +151,9 @@ def _reopened(run: RunDir, corpus_path: PathLike | None, given_model: dict[str, 
     _refuse_changes(run, "model", to_dict(model_config), given_model)
     _refuse_changes(run, "training", to_dict(train_config),
                     {k: v for k, v in given_training.items() if k not in RESUMABLE_OVERRIDES})
-    overrides = {k: v for k, v in given_training.items() if k in RESUMABLE_OVERRIDES}
+    # A --stop-at-step belongs to the invocation that gave it: a resume goes on past it.
+    overrides = {"stop_at_step": 0, **{k: v for k, v in given_training.items()
+                                       if k in RESUMABLE_OVERRIDES}}
     train_config = TrainConfig(**{**to_dict(train_config), **overrides}).check()
     progress, _, folder = checkpoint.load(run)
     progress.resumed()

@@ -11,7 +11,7 @@ from typing import Any
 
 from charrnn.config import TrainConfig
 from charrnn.errors import CharrnnError
-from charrnn.schedule import Plan
+from charrnn.schedule import Basis, Plan
 
 INTERRUPTED = "interrupted"
 
@@ -92,7 +92,7 @@ class Progress:
         that ran-out patience started is dropped (the run plans again)."""
         self.lr = lr
         self.bad_epochs = 0
-        if self.plan.basis == "patience":
+        if self.plan.basis == Basis.PATIENCE:
             self.plan = Plan()
 
     def planned(self, plan: Plan) -> None:
@@ -135,7 +135,7 @@ class Progress:
         cooled_down = self.cooled_down(config)
         if cooled_down:
             return cooled_down
-        if self.plan.basis != "patience" and self.bad_epochs >= config.patience:
+        if self.plan.basis != Basis.PATIENCE and self.bad_epochs >= config.patience:
             return f"stopped early: validation did not improve for {config.patience} epochs"
         if self.epoch >= config.epochs:
             return f"completed {config.epochs} epochs"
@@ -145,22 +145,26 @@ class Progress:
         """The cooldown that ran-out patience started has reached 0 (a larger --patience on
         resume makes a new plan instead)."""
         plan = self.plan
-        if plan.basis == "patience" and plan.patience == config.patience and \
+        if plan.basis == Basis.PATIENCE and plan.patience == config.patience and \
                 plan.complete(self.step):
             return (f"stopped early: validation did not improve for {config.patience} "
                     f"epochs, and the rate cooled down to 0")
         return ""
 
     def step_limit(self, config: TrainConfig) -> str:
+        """--max-steps (a planned end: the rate is 0 there) or --stop-at-step (a pause, as
+        Ctrl-C would make one) reached."""
         if config.max_steps and self.step >= config.max_steps:
             return f"reached --max-steps {config.max_steps}"
+        if config.stop_at_step and self.step >= config.stop_at_step:
+            return f"stopped at step {config.stop_at_step} (--stop-at-step)"
         return ""
 
     def time_limit(self, config: TrainConfig) -> str:
         """The budget is used up, or its plan is complete: the rate is 0, the rest would be
         wasted (a new budget makes a new plan)."""
         plan = self.plan
-        planned_end = (plan.basis == "time budget" and plan.time_budget == config.time_budget
+        planned_end = (plan.basis == Basis.TIME_BUDGET and plan.time_budget == config.time_budget
                        and config.lr_schedule != "constant" and plan.complete(self.step))
         if config.time_budget and (self.elapsed >= config.time_budget or planned_end):
             return time_budget_used(config)

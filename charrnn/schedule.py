@@ -1,21 +1,22 @@
 """The learning rate's schedule: a warm-up, then a decay that reaches zero where the run ends.
 
-A run ends at the first of its planned limits: the end of --epochs, known in steps from the
-start, and --time-budget, known in steps once the speed is measured (and planned again while
-the speed changes: another process took a core, validation took longer than assumed).
---max-steps is not a planned end: it is the stop that a resume extends (docs/training.md,
-"Stopping and resuming").
-Running out of --patience is: the rate falls to zero from there, over a quarter of the steps
-so far, and the run stops at zero (an early stop ends annealed too).
+A run ends at the first of its planned limits: the end of --epochs and --max-steps, known in
+steps from the start, and --time-budget, known in steps once the speed is measured (and
+planned again while the speed changes: another process took a core, validation took longer
+than assumed). Running out of --patience is one too: the rate falls to zero from there, over
+a quarter of the steps so far, and the run stops at zero (an early stop ends annealed too).
+--stop-at-step is not: it stops a run as Ctrl-C would, to be resumed exactly.
 
-The rate is a pure function of the step and the plan, and the plan is saved with the run's
-progress in state.json, so a resumed run follows the plan it was on. A new plan starts where
-the old one stands (the rate is continuous); a plan made after the last one was complete
-starts again with a warm-up.
+The rate is the run's peak (Progress.lr) times the plan's factor at the step, and the plan is
+saved with the run's progress in state.json, so a resumed run follows the plan it was on. New
+limits make a new plan, which starts where the old one stands (the rate is continuous); one
+made after the last was complete starts again with a warm-up, but for a constant rate, which
+an extension simply continues.
 """
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -27,6 +28,16 @@ REPLAN_TOLERANCE = 0.02  # re-plan a budget when its end moves by more than this
 PACE_WINDOW = 60.0       # seconds of recent training and validation that measure the pace
 
 
+class Basis(str, enum.Enum):
+    """What set a plan's end (a str, so that state.json holds its value)."""
+
+    UNPLANNED = ""
+    EPOCHS = "epochs"
+    MAX_STEPS = "max steps"
+    TIME_BUDGET = "time budget"
+    PATIENCE = "patience"
+
+
 @dataclass
 class Plan:
     """Where the decay ends and how it got there; saved in state.json."""
@@ -36,10 +47,19 @@ class Plan:
     done: float = 0.0      # how far along the decay the rate was at `start`, 0 to 1
     warmup_from: int = 0   # the step of the last warm-up's start
     warmup: int = 0        # its length: --warmup, at most a tenth of the plan
-    basis: str = ""        # what set the end: "epochs", "time budget" or "patience"
+    basis: Basis = Basis.UNPLANNED  # what set the end
     epochs: int = 0        # the limits the plan was made for: new ones make a new plan
     time_budget: float = 0.0
-    patience: int = 0      # the --patience that ran out (basis "patience")
+    max_steps: int = 0
+    patience: int = 0      # the --patience that ran out (basis PATIENCE)
+
+    def __post_init__(self) -> None:
+        self.basis = Basis(self.basis)  # from state.json: its value
+
+    def made_for(self, epochs: int, time_budget: float, max_steps: int) -> bool:
+        """Whether these are the limits the plan was made for."""
+        return (self.epochs, self.time_budget, self.max_steps) == (epochs, time_budget,
+                                                                   max_steps)
 
     def progress(self, step: int) -> float:
         """How far along the decay `step` is: 0 until planned, 1 at and after the end."""
@@ -79,15 +99,24 @@ class Plan:
         if shape == "cooldown":
             done = max(done, 1 - COOLDOWN)
         return dataclasses.replace(self, end=max(min(step + span, self.end), step + 1),
-                                   start=step, done=done, basis="patience", patience=patience)
+                                   start=step, done=done, basis=Basis.PATIENCE,
+                                   patience=patience)
 
-    def replanned(self, step: int, end: int, basis: str, warmup: int, epochs: int,
-                  time_budget: float) -> Plan:
+    def replanned(self, step: int, end: int, basis: Basis, warmup: int, epochs: int,
+                  time_budget: float, max_steps: int = 0, constant: bool = False) -> Plan:
         """A plan ending at `end` from `step` on, where this one stands; after a complete
         plan, a new warm-up and a decay from the full rate. A warm-up takes at most a tenth
         of the plan, so that a short run is not all warm-up (a warm-up under way is cut
-        short, not stretched, when the plan shrinks)."""
-        limits = {"basis": basis, "epochs": epochs, "time_budget": time_budget}
+        short, not stretched, when the plan shrinks). A `constant` rate has no decay for the
+        plan to shape: its warm-up is --warmup whatever the limits, and a new plan goes on
+        from where the old one stands, so that 1 epoch then a resume to 2 is 2 epochs."""
+        limits = {"basis": basis, "epochs": epochs, "time_budget": time_budget,
+                  "max_steps": max_steps}
+        if constant:
+            begun = self.warmup_from if self.end else step
+            length = self.warmup if self.end else warmup
+            return Plan(end=max(end, step + 1), start=step, warmup_from=begun, warmup=length,
+                        **limits)
         if self.complete(step) or not self.end:
             length = min(warmup, (end - step) // 10)
             return Plan(end=max(end, step + length + 1), start=step + length, warmup_from=step,
@@ -127,3 +156,10 @@ def budget_end(step: int, elapsed: float, time_budget: float, seconds_per_step: 
 def worth_replanning(plan: Plan, step: int, end: int) -> bool:
     """The end moved by more than REPLAN_TOLERANCE of the steps left."""
     return abs(end - plan.end) > REPLAN_TOLERANCE * max(plan.end - step, 1)
+
+
+def limit_end(epochs_end: int, max_steps: int) -> tuple[int, Basis]:
+    """The first of the limits known in steps: the end of --epochs, or --max-steps."""
+    if max_steps and max_steps < epochs_end:
+        return max_steps, Basis.MAX_STEPS
+    return epochs_end, Basis.EPOCHS

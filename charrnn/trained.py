@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Iterator, Sequence, Union
+from typing import Iterator, Sequence
 
 import mxnet as mx
 import numpy as np
@@ -14,6 +14,7 @@ from charrnn import core_share, evaluation, generation, lifecycle
 from charrnn.config import ModelConfig
 from charrnn.corpus import SPLITS, CharVocab, PathLike, decode_text
 from charrnn.errors import CharrnnError, UsageError
+from charrnn.exporting import FORMATS
 from charrnn.inside import inspection
 from charrnn.models import CharModel, count_parameters, fused_for, hybridize
 from charrnn.rundir import RunDir
@@ -23,8 +24,7 @@ from charrnn.summary import Summary, summarize
 LENGTH = 300  # characters generated: generate's default, and the sample that ends a training
 DYNAMIC_LR = evaluation.DYNAMIC_LR  # the defaults of evaluate and inspect
 SHOW, RANKED = inspection.SHOW, inspection.RANKED
-SAMPLING = {"temperature": generation.TEMPERATURE, "top_k": 0, "top_p": 1.0, "greedy": False,
-            "seed": None}  # the options that shape sampling, with their defaults
+SAMPLING = generation.SAMPLING
 
 
 class Model:
@@ -71,11 +71,11 @@ class Model:
     # -- text ----------------------------------------------------------------------------
 
     def generate(self, seed_text: str | None = None, length: int = LENGTH, *,
-                 temperature: float = generation.TEMPERATURE, top_k: int = 0,
-                 top_p: float = 1.0, greedy: bool = False, beam_size: int = 1,
-                 num_samples: int = 1, seed: int | None = None,
-                 skip_unknown: bool = False) -> Union[str, list[str]]:
-        """Continue `seed_text` by `length` characters.
+                 temperature: float = SAMPLING["temperature"], top_k: int = SAMPLING["top_k"],
+                 top_p: float = SAMPLING["top_p"], greedy: bool = SAMPLING["greedy"],
+                 beam_size: int = 1, seed: int | None = SAMPLING["seed"],
+                 skip_unknown: bool = False) -> str:
+        """Continue `seed_text` by `length` characters: one text (`samples` makes several).
 
         Parameters
         ----------
@@ -96,8 +96,6 @@ class Model:
         beam_size : int
             Above 1: beam search for the most likely continuation as a whole (it does not
             sample: leave temperature, top_k, top_p, greedy and seed alone).
-        num_samples : int
-            Continuations generated together (at most `beam_size` with beam search).
         seed : int, optional
             Random seed: the same seed gives the same text.
         skip_unknown : bool
@@ -105,9 +103,8 @@ class Model:
 
         Returns
         -------
-        str or list of str
-            The seed text followed by its continuation; a list of `num_samples` of them
-            when `num_samples` is above 1.
+        str
+            The seed text followed by its continuation.
 
         Raises
         ------
@@ -116,28 +113,63 @@ class Model:
 
         Examples
         --------
-        >>> model = charrnn.load("params/nietzsche-pretrained")
+        >>> model = charrnn.load("nietzsche")
         >>> model.generate("The meaning of life is", 60, seed=1)  # doctest: +SKIP
+        """
+        [text] = self.samples(seed_text, length, 1, temperature=temperature, top_k=top_k,
+                              top_p=top_p, greedy=greedy, beam_size=beam_size, seed=seed,
+                              skip_unknown=skip_unknown)
+        return text
+
+    def samples(self, seed_text: str | None = None, length: int = LENGTH, count: int = 2, *,
+                temperature: float = SAMPLING["temperature"], top_k: int = SAMPLING["top_k"],
+                top_p: float = SAMPLING["top_p"], greedy: bool = SAMPLING["greedy"],
+                beam_size: int = 1, seed: int | None = SAMPLING["seed"],
+                skip_unknown: bool = False) -> list[str]:
+        """Several continuations of one seed, made together in one batched pass.
+
+        Parameters
+        ----------
+        seed_text, length, temperature, top_k, top_p, greedy, seed, skip_unknown
+            As for `generate`.
+        count : int
+            How many continuations (with beam search: the `count` best beams, at most
+            `beam_size`).
+        beam_size : int
+            As for `generate`.
+
+        Returns
+        -------
+        list of str
+            `count` texts, each the seed text followed by its continuation.
+
+        Raises
+        ------
+        CharrnnError
+            As `generate`.
+
+        Examples
+        --------
+        >>> model.samples("What is truth", 100, 4, temperature=1.0, seed=1)  # doctest: +SKIP
         """
         sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p,
                     "greedy": greedy, "seed": seed}
-        _check_generation(length, num_samples, beam_size, sampling)
+        _check_generation(length, count, beam_size, sampling)
         seed_ids = self._seed_ids(seed_text, skip_unknown, seed)
         prefix = self.vocab.decode(seed_ids)
         if beam_size > 1:
             texts = generation.beam_search(self.network, self.vocab, seed_ids, length,
-                                           beam_size, num_samples)
-            texts = [prefix + text for text in texts]
-        else:
-            steps = generation.sample(self.network, self.vocab, seed_ids, length, num_samples,
-                                      temperature, top_k, greedy, seed, top_p, self.ctx)
-            columns = list(zip(*steps)) or [()] * num_samples
-            texts = [prefix + "".join(column) for column in columns]
-        return texts if num_samples > 1 else texts[0]
+                                           beam_size, count)
+            return [prefix + text for text in texts]
+        steps = generation.sample(self.network, self.vocab, seed_ids, length, count,
+                                  temperature, top_k, greedy, seed, top_p, self.ctx)
+        columns = list(zip(*steps)) or [()] * count
+        return [prefix + "".join(column) for column in columns]
 
     def stream(self, seed_text: str | None = None, length: int = LENGTH, *,
-               temperature: float = generation.TEMPERATURE, top_k: int = 0,
-               top_p: float = 1.0, greedy: bool = False, seed: int | None = None,
+               temperature: float = SAMPLING["temperature"], top_k: int = SAMPLING["top_k"],
+               top_p: float = SAMPLING["top_p"], greedy: bool = SAMPLING["greedy"],
+               seed: int | None = SAMPLING["seed"],
                skip_unknown: bool = False) -> Iterator[str]:
         """`generate` one sample as it is made, to show text as it comes.
 
@@ -204,16 +236,21 @@ class Model:
 
     # -- scores --------------------------------------------------------------------------
 
-    def evaluate(self, text_or_split: str = "test", *, corpus: PathLike | None = None,
+    def evaluate(self, split: str | None = None, *, text: str | None = None,
+                 path: PathLike | None = None, corpus: PathLike | None = None,
                  batch_size: int | None = None, dynamic: bool = False,
                  dynamic_lr: float | None = None, record: bool = False) -> Metrics:
         """Score the model on a split of its corpus, or on a text.
 
         Parameters
         ----------
-        text_or_split : str
+        split : str, optional
             "train", "val", "test" or "all" (the whole corpus): a split of the training
-            corpus (or of `corpus`); any other string is scored as a text.
+            corpus (or of `corpus`). Default: "test", unless `text` or `path` is given.
+        text : str, optional
+            A text to score instead of a split.
+        path : path, optional
+            A text file to score instead of a split.
         corpus : path, optional
             Another corpus in the model's vocabulary, to split and score.
         batch_size : int, optional
@@ -244,7 +281,7 @@ class Model:
         Examples
         --------
         >>> model.evaluate("test").bpc  # doctest: +SKIP
-        >>> model.evaluate("He said no.", batch_size=1).bpc  # doctest: +SKIP
+        >>> model.evaluate(text="He said no.", batch_size=1).bpc  # doctest: +SKIP
         """
         if dynamic and batch_size is not None:
             raise UsageError("--dynamic (dynamic=True) scores the text as one stream: drop "
@@ -256,18 +293,24 @@ class Model:
             raise UsageError(f"dynamic_lr must be greater than 0, not {dynamic_lr}.")
         if batch_size is not None and batch_size < 1:
             raise UsageError(f"batch_size must be at least 1, not {batch_size}.")
-        split = text_or_split in (*SPLITS, "all")
-        if record and not split:
+        text, source = _text_given(text, path, "split" if split is not None else None)
+        if text is None:
+            split = split or "test"
+            if split not in (*SPLITS, "all"):
+                raise UsageError(f"split {split!r} is not one of {', '.join(SPLITS)}, all: to "
+                                 "score a text, pass it as text= (a file: path=).")
+        elif record:
             raise UsageError("record keeps the scores of a split: give train, val, test or "
                              "all.")
         # The corpus: to split, and for dynamic evaluation's RMS gradient on its training part.
         data = (lifecycle.training_corpus(self.run, self.vocab, corpus)
-                if split or dynamic or corpus is not None else None)
-        if split:
-            ids = data.ids if text_or_split == "all" else data.part(text_or_split)
-            scored, of = f"{text_or_split} split", f" of {data.path}"
+                if text is None or dynamic or corpus is not None else None)
+        if text is None:
+            ids = data.ids if split == "all" else data.part(split)
+            scored, of = f"{split} split", f" of {data.path}"
         else:
-            (ids, scored), of = self._text_ids(text_or_split), ""
+            (ids, scored), of = self._text_ids(text), ""
+            scored = source or scored
         _, config, _ = self.run.config()
         network = hybridize(self._copy())
         with core_share.sharing([self.ctx]):
@@ -282,7 +325,7 @@ class Model:
                                               batch_size or config.eval_batch_size,
                                               config.seq_len)
         if record:
-            self.run.record_evaluation(text_or_split + "-dynamic" * dynamic, data, metrics)
+            self.run.record_evaluation(split + "-dynamic" * dynamic, data, metrics)
         return dataclasses.replace(metrics, source=scored + of)
 
     def _text_ids(self, text: str) -> tuple[np.ndarray, str]:
@@ -304,8 +347,9 @@ class Model:
 
     # -- inside --------------------------------------------------------------------------
 
-    def inspect(self, text: str | Path | None = None, other: Model | PathLike | None = None,
-                *, patterns: Sequence[str] = (), units: Sequence[str] = (),
+    def inspect(self, text: str | None = None, other: Model | PathLike | None = None,
+                *, path: PathLike | None = None, patterns: Sequence[str] = (),
+                units: Sequence[str] = (),
                 strict: bool = False, show: int = SHOW,
                 ranked_chars: int = RANKED,
                 source: str | None = None) -> inspection.Inspection:
@@ -315,10 +359,12 @@ class Model:
 
         Parameters
         ----------
-        text : str or pathlib.Path, optional
-            The text, or a file to read it from. Default: the run's test split.
+        text : str, optional
+            The text (a string is always the text itself). Default: the run's test split.
         other : Model or path, optional
             A second model, read on the same text.
+        path : path, optional
+            A text file to read the text from instead.
         patterns : sequence of str
             Regular expressions: rank units for the characters inside their matches too.
         units : sequence of str
@@ -346,12 +392,9 @@ class Model:
         subjects = [self] + ([other if isinstance(other, Model) else load(other)]
                              if other is not None else [])
         chosen = inspection.parse_units(units, inspection.StepForm(self.network))
-        if isinstance(text, Path):
-            source = source or str(text)
-            if not text.is_file():
-                raise CharrnnError(f"{text} does not exist: give a text file.")
-            text = decode_text(text.read_bytes(), str(text))
-        elif text is None:
+        text, read_from = _text_given(text, path)
+        source = source or read_from
+        if text is None:
             source = source or f"{self.path}'s test split"
             text = self.vocab.decode(lifecycle.training_corpus(self.run, self.vocab)
                                      .part("test"))
@@ -370,7 +413,7 @@ class Model:
 
     # -- elsewhere -----------------------------------------------------------------------
 
-    def export(self, out: PathLike, formats: Sequence[str] = ("onnx", "safetensors", "html"), *,
+    def export(self, out: PathLike, formats: Sequence[str] = FORMATS, *,
                overwrite: bool = False) -> list[Path]:
         """Write the model for use without MXNet.
 
@@ -432,10 +475,25 @@ def load(run_dir: PathLike, ctx: mx.Context | str | None = None) -> Model:
     return Model(network, vocab, run, device)
 
 
+def _text_given(text: str | None, path: PathLike | None, other: str | None = None,
+                ) -> tuple[str | None, str | None]:
+    """The text given as `text=` or read from `path=` (at most one of them, and not with
+    `other`), and where it came from."""
+    given = [name for name, value in (("text", text), ("path", path), (other, other))
+             if value is not None]
+    if len(given) > 1:
+        raise UsageError(f"give one of {' and '.join(given)}, not both.")
+    if path is None:
+        return text, None
+    if not Path(path).is_file():
+        raise CharrnnError(f"{path} does not exist: give a text file.")
+    return decode_text(Path(path).read_bytes(), str(path)), str(path)
+
+
 def _check_generation(length: int, num_samples: int, beam_size: int, sampling: dict) -> None:
     """Values out of range, and sampling options given to beam search, which would ignore
     them, in the command line's words and the keywords'."""
-    for name, value, low in (("length", length, 0), ("num_samples", num_samples, 1),
+    for name, value, low in (("length", length, 0), ("count", num_samples, 1),
                              ("beam_size", beam_size, 1), ("top_k", sampling["top_k"], 0)):
         if value < low:
             raise UsageError(f"{name} must be at least {low}, not {value}.")
@@ -451,5 +509,5 @@ def _check_generation(length: int, num_samples: int, beam_size: int, sampling: d
                              f"sample, so {', '.join(ignored)} would be ignored: drop "
                              f"{'it' if len(ignored) == 1 else 'them'}.")
         if num_samples > beam_size:
-            raise UsageError("--num-samples can be at most --beam-size with beam search "
-                             "(the best beams are printed).")
+            raise UsageError("--num-samples (count) can be at most --beam-size (beam_size) with "
+                             "beam search (the best beams are printed).")

@@ -29,7 +29,7 @@ from charrnn.models import State, trainable_parameters
 from charrnn.plots import plot_runs
 from charrnn.progress import INTERRUPTED, Progress, time_budget_used
 from charrnn.rundir import BEST, CURVES, SAMPLES, RunDir
-from charrnn.schedule import Pace, budget_end, worth_replanning
+from charrnn.schedule import Basis, Pace, Plan, budget_end, limit_end, worth_replanning
 from charrnn.scores import Metrics, bits
 from charrnn.stopping import StopRequest
 from charrnn.trainer_state import TrainerState
@@ -258,21 +258,28 @@ class TrainingLoop:
     # -- the plan: where the learning rate reaches zero (schedule.py) ----------------------
 
     def plan_epochs(self) -> None:
-        """Plan the decay to end with --epochs, unless a plan for these limits is on record
-        (a resumed run follows it). A budget's end is planned once the pace is known."""
+        """Plan the decay to end with --epochs or --max-steps, unless a plan for these limits
+        is on record (a resumed run follows it). A budget's end is planned once the pace is
+        known."""
         config, progress = self.config, self.progress
         plan = progress.plan
-        same_limits = (plan.epochs, plan.time_budget) == (config.epochs, config.time_budget)
-        if plan.end and same_limits and plan.patience in (0, config.patience):
+        if plan.end and plan.made_for(config.epochs, config.time_budget, config.max_steps) \
+                and plan.patience in (0, config.patience):
             return
-        new = plan.replanned(progress.step, self.epochs_end(), "epochs", config.warmup,
-                             config.epochs, config.time_budget)
+        end, basis = limit_end(self.epochs_end(), config.max_steps)
+        new = self.replanned(end, basis)
         if plan.end and config.lr_schedule != "constant":
-            self.reporter.note(f"new limits (--epochs {config.epochs}, --time-budget "
-                               f"{config.time_budget:g} s): the learning rate now falls from "
-                               f"{self.rate():.3g} at step {progress.step} to 0 at step "
-                               f"{new.end}.")
+            self.reporter.note(f"new limits (--epochs {config.epochs}, --max-steps "
+                               f"{config.max_steps}, --time-budget {config.time_budget:g} s): "
+                               f"the learning rate now falls from {self.rate():.3g} at step "
+                               f"{progress.step} to 0 at step {new.end}.")
         progress.planned(new)
+
+    def replanned(self, end: int, basis: Basis) -> Plan:
+        config, progress = self.config, self.progress
+        return progress.plan.replanned(progress.step, end, basis, config.warmup, config.epochs,
+                                       config.time_budget, config.max_steps,
+                                       constant=config.lr_schedule == "constant")
 
     def epochs_end(self) -> int:
         """The step at which the last of --epochs ends."""
@@ -302,20 +309,19 @@ class TrainingLoop:
             progress.step, progress.elapsed, config.time_budget - self.validation_seconds,
             seconds_per_step)
         end = int(self.workers.from_chief(end)[0])
-        epochs_end, plan = self.epochs_end(), progress.plan
-        if not end or (end >= epochs_end and plan.basis == "epochs") or \
-                (plan.basis == "patience" and end >= plan.end):
+        (limit, limit_basis), plan = limit_end(self.epochs_end(), config.max_steps), progress.plan
+        if not end or (end >= limit and plan.basis == limit_basis) or \
+                (plan.basis == Basis.PATIENCE and end >= plan.end):
             return
-        basis = "time budget" if end < epochs_end else "epochs"
-        end = min(end, epochs_end)
+        basis = Basis.TIME_BUDGET if end < limit else limit_basis
+        end = min(end, limit)
         if basis == plan.basis and not worth_replanning(plan, progress.step, end):
             return
-        if plan.basis == basis == "time budget" and \
+        if plan.basis == basis == Basis.TIME_BUDGET and \
                 abs(end - plan.end) > 0.1 * (plan.end - plan.warmup_from):
             self.reporter.note(f"the pace changed: the learning rate now reaches 0 at step "
                                f"{end} instead of {plan.end}.")
-        progress.planned(plan.replanned(progress.step, end, basis, config.warmup,
-                                        config.epochs, config.time_budget))
+        progress.planned(self.replanned(end, basis))
 
     def schedule_now(self) -> dict[str, Any]:
         """The rate, the plan's end and the seconds left until it, for the progress line."""
@@ -392,7 +398,7 @@ class TrainingLoop:
         """Under a decaying schedule, the first time patience runs out it cools the rate
         down instead of stopping at once: an early stop ends annealed too."""
         config, progress = self.config, self.progress
-        return (config.lr_schedule != "constant" and progress.plan.basis != "patience"
+        return (config.lr_schedule != "constant" and progress.plan.basis != Basis.PATIENCE
                 and progress.bad_epochs >= config.patience)
 
     def cool_down(self) -> None:
@@ -409,10 +415,11 @@ class TrainingLoop:
         the kvstore as float32 flags; each worker decays its own rate and plans its own
         cooldown, so every worker's rate is exactly the chief's."""
         stop, decayed, cooling = self.workers.from_chief(
-            bool(verdict), self.progress.lr < lr_before, self.progress.plan.basis == "patience")
+            bool(verdict), self.progress.lr < lr_before,
+            self.progress.plan.basis == Basis.PATIENCE)
         if decayed and not self.workers.chief:
             self.progress.decay(self.config.lr_decay)
-        if cooling and self.progress.plan.basis != "patience":
+        if cooling and self.progress.plan.basis != Basis.PATIENCE:
             self.cool_down()
         self.trainer.set_learning_rate(self.progress.lr)
         if stop:
@@ -493,3 +500,15 @@ def _build_graph(model: gluon.HybridBlock, contexts: list[mx.Context]) -> None:
     would shift the random stream of whichever step comes first in the process."""
     for ctx in contexts:
         model(to_device(np.zeros((1, 1)), ctx), model.begin_state(1, ctx))
+
+
+def train_locked(model, corpus, config, contexts, run, progress, reporter: Reporter,
+                 stop, workers=None):
+    """The loop over a run its caller has locked (start_run, resume_run): the lock goes and the
+    reporter closes however the loop ends, for `charrnn.train` and `compare` alike."""
+    try:
+        return TrainingLoop(model, corpus, config, contexts, run, progress, reporter, stop,
+                            workers).run()
+    finally:
+        run.unlock()
+        reporter.close()

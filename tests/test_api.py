@@ -56,10 +56,12 @@ def test_train_returns_a_run_whose_model_generates_evaluates_and_predicts(run, c
                       "--greedy").output.rstrip("\n")
     assert text == cli_text and text.startswith("the lazy") and len(text) == 33
     assert model.generate("the", 30, seed=4) == model.generate("the", 30, seed=4)
-    samples = model.generate("the", 10, num_samples=3, seed=1)
+    samples = model.samples("the", 10, 3, seed=1)  # several: always a list; one: a str
     assert len(samples) == 3 and all(s.startswith("the") and len(s) == 13 for s in samples)
+    assert model.samples("the", 10, 1, seed=4) == [model.generate("the", 10, seed=4)]
     assert "".join(model.stream("the lazy", 25, greedy=True)) == text
-    assert model.generate("the", 10, beam_size=3).startswith("the")
+    beams = model.samples("the", 10, 2, beam_size=3)
+    assert model.generate("the", 10, beam_size=3) == beams[0] and isinstance(beams, list)
 
     ranked = model.next("the lazy", k=4)
     assert len(ranked) == 4 and ranked[0][0] == text[len("the lazy")]
@@ -114,7 +116,7 @@ def test_resuming_a_finished_or_refused_run_releases_its_lock(corpus, tmp_path):
 def test_a_text_is_scored_as_inspect_reads_it(run):
     model = run.load()
     text = PANGRAM * 3
-    scored = model.evaluate(text, batch_size=1)
+    scored = model.evaluate(text=text, batch_size=1)
     inside = model.inspect(text, units=["1.h.3", "2.c.0"])
     assert scored.chars == len(text) - 1
     assert abs(inside.bpc - scored.bpc) < 1e-3
@@ -142,9 +144,9 @@ def test_a_run_shows_its_summary_and_curves_in_a_notebook(run):
 
 def test_train_resumes_to_the_weights_of_an_uninterrupted_run(corpus, tmp_path):
     whole = charrnn.train(corpus, tmp_path / "whole", max_steps=30, **TINY)
-    part = charrnn.train(corpus, tmp_path / "part", max_steps=12, **TINY)
-    assert part.stop_reason.startswith("reached --max-steps")
-    resumed = charrnn.train(resume=part.path, max_steps=30, verbose=False)
+    part = charrnn.train(corpus, tmp_path / "part", max_steps=30, stop_at_step=12, **TINY)
+    assert part.stop_reason == "stopped at step 12 (--stop-at-step)"
+    resumed = charrnn.train(resume=part.path, verbose=False)
     assert resumed.path == part.path
     expected, got = last_weights(whole.path), last_weights(resumed.path)
     assert expected.keys() == got.keys()
@@ -235,3 +237,21 @@ def test_without_mxnet_the_api_names_the_line_that_installs_it():
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "%pip install --no-deps mxnet==1.9.1" in result.stdout
+
+
+def test_a_string_is_a_split_a_text_or_a_path_only_by_its_keyword(run, tmp_path):
+    """evaluate("test") is the split; a text that reads "test" is text="test"; a file is
+    path=, for evaluate and inspect alike."""
+    model = run.load()
+    assert model.evaluate("test").source.startswith("test split of")
+    assert model.evaluate(text="test", batch_size=1).chars == len("test") - 1
+    with pytest.raises(CharrnnError, match="split 'the lazy dog' is not one of train, val"):
+        model.evaluate("the lazy dog")
+    with pytest.raises(CharrnnError, match="give one of text and split"):
+        model.evaluate("val", text="the lazy dog")
+    page = tmp_path / "my.txt"
+    page.write_text(PANGRAM, encoding="utf-8")
+    assert model.evaluate(path=page).bpc == pytest.approx(model.evaluate(text=PANGRAM).bpc)
+    read = model.inspect(path=page)
+    assert read.figures["text_chars"] == len(PANGRAM) and str(page) in read.title
+    assert model.inspect("my.txt").figures["text_chars"] == len("my.txt")  # the string itself

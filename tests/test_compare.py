@@ -94,3 +94,30 @@ def test_an_interrupted_compare_resumes_and_skips_finished_models(tiny_corpus, t
     assert (out / "unrolled" / "metrics.jsonl").read_text() == unrolled_metrics
     report = json.loads((out / "results.json").read_text())
     assert [r["model"] for r in report["models"]] == ["unrolled", "lstm"]
+
+
+def test_compare_closes_each_models_reporter_as_train_does(tiny_corpus, tmp_path):
+    """One wiring of the loop (training.train_locked): a reporter is closed, the run unlocked."""
+    import fcntl
+
+    import mxnet as mx
+
+    from charrnn.comparison import compare_models
+    from charrnn.config import TrainConfig
+    from charrnn.stopping import StopRequest
+    from charrnn.training import Reporter
+
+    class Recording(Reporter):
+        closed = 0
+
+        def close(self) -> None:
+            Recording.closed += 1
+
+    rows = compare_models(tiny_corpus, ["lstm", "gru"], ModelConfig(hidden=8, embed=4),
+                          TrainConfig(batch_size=4, seq_len=20, max_steps=2), [mx.cpu()],
+                          tmp_path / "report", False, False, "the", 0.8, StopRequest(),
+                          lambda line: None, Recording)
+    assert [row["model"] for row in rows] == ["lstm", "gru"] and Recording.closed == 2
+    for model in ("lstm", "gru"):
+        with open(tmp_path / "report" / model / ".lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

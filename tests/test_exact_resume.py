@@ -55,13 +55,13 @@ def test_a_stop_inside_an_epoch_resumes_exactly(nietzsche_excerpt, tmp_path, ext
     straight, split = tmp_path / "straight", tmp_path / "split"
     settings = (*REGULARISED, "--epochs", "1", *extra)  # 338 steps; the storm crosses epochs
     assert invoke("train", nietzsche_excerpt, "--out", straight, *settings).exit_code == 0
-    stopped = invoke("train", nietzsche_excerpt, "--out", split, "--max-steps", "37",
+    stopped = invoke("train", nietzsche_excerpt, "--out", split, "--stop-at-step", "37",
                      *settings)
     assert stopped.exit_code == 0, stopped.output
     state = json.loads((split / "state.json").read_text())
     assert state["step"] == 37 and state["epoch"] == 0
     devices = extra if "--ctx" in extra else ()  # the same devices: masks are drawn per device
-    resumed = invoke("train", "--resume", split, "--max-steps", "0", *devices)
+    resumed = invoke("train", "--resume", split, *devices)
     assert resumed.exit_code == 0, resumed.output
     assert_same_run(split, straight)
 
@@ -171,9 +171,9 @@ def test_a_two_worker_job_stopped_and_resumed_equals_one_never_stopped(tmp_path)
 
     settings = (*REGULARISED, "--epochs", "2", "--log-interval", "5")
     launch(str(corpus), "--out", str(tmp_path / "straight"), *settings)
-    launch(str(corpus), "--out", str(tmp_path / "split"), *settings, "--max-steps", "35")
+    launch(str(corpus), "--out", str(tmp_path / "split"), *settings, "--stop-at-step", "35")
     assert committed_step(tmp_path / "split") == 35
-    launch("--resume", str(tmp_path / "split"), "--max-steps", "0")
+    launch("--resume", str(tmp_path / "split"))
     # The servers add the workers' gradients in the order they arrive: two jobs agree to float32
     # rounding (weights within 1e-7 here), not bit for bit.
     assert_same_run(tmp_path / "split", tmp_path / "straight", rel=1e-6)

@@ -97,7 +97,7 @@ def test_onnxruntime_predicts_every_character_as_mxnet_does(exported, texts, nam
     expected = mxnet_log_probs(model, text)
     assert len(expected) >= 1000
     np.testing.assert_allclose(onnx_log_probs, expected, atol=1e-4, rtol=0)
-    scored = model.evaluate(text, batch_size=1)
+    scored = model.evaluate(text=text, batch_size=1)
     assert abs(-onnx_log_probs.mean() - scored.loss) < 1e-4
 
 

@@ -71,9 +71,9 @@ def test_eval_every_validates_between_epoch_ends_and_resumes_exactly(nietzsche_e
     assert invoke("train", nietzsche_excerpt, "--out", straight, *settings).exit_code == 0
     steps = [r["step"] for r in rows(straight)]
     assert steps == [25, 50, 75, 85, 100, 125, 150, 170]  # 85 windows per epoch
-    assert invoke("train", nietzsche_excerpt, "--out", split, "--max-steps", "60",
+    assert invoke("train", nietzsche_excerpt, "--out", split, "--stop-at-step", "60",
                   *settings).exit_code == 0
-    assert invoke("train", "--resume", split, "--max-steps", "0").exit_code == 0
+    assert invoke("train", "--resume", split).exit_code == 0
     scheduled = [r for r in rows(split) if r["step"] != 60]  # 60: the stop's own row
     keys = ("step", "val_loss", "train_loss", "lr", "best")
     assert [{k: r[k] for k in keys} for r in scheduled] == \

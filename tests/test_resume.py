@@ -30,9 +30,10 @@ def rows(run) -> list:
 def test_one_epoch_then_resume_equals_two_epochs(nietzsche_excerpt, tmp_path, extra):
     # A constant rate: a run of 1 epoch plans its rate to reach 0 at its end, and a resume
     # with --epochs 2 plans again from there (tests/test_schedule.py), so only a constant rate
-    # makes the two legs one 2-epoch run.
+    # makes the two legs one 2-epoch run; its warm-up (--warmup, whatever the limits) is not
+    # repeated by the extension.
     settings = (*TINY_MODEL, "--batch-size", "16", "--dropout", "0.3", "--layers", "2",
-                "--lr-schedule", "constant", "--warmup", "0", *extra)
+                "--lr-schedule", "constant", "--warmup", "30", *extra)
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert invoke("train", nietzsche_excerpt, "--out", straight, "--epochs", "2",
                   *settings).exit_code == 0

@@ -122,14 +122,14 @@ def test_a_budgeted_run_resumed_follows_the_plan_recorded_in_its_checkpoint(
     monkeypatch.setattr(schedule, "REPLAN_TOLERANCE", float("inf"))
     settings = {**TINY, "lr_schedule": "linear", "epochs": 10**6, "time_budget": 60,
                 "dropout": 0.3}
-    first = charrnn.train(corpus, tmp_path / "once", max_steps=80, **settings).path
+    first = charrnn.train(corpus, tmp_path / "once", stop_at_step=80, **settings).path
     plan = state(first)["plan"]
     assert plan["basis"] == "time budget" and plan["end"] > 160, plan
     twice = tmp_path / "twice"
     shutil.copytree(first, twice)
-    charrnn.train(resume=first, max_steps=160, verbose=False)
-    charrnn.train(resume=twice, max_steps=120, verbose=False)
-    charrnn.train(resume=twice, max_steps=160, verbose=False)
+    charrnn.train(resume=first, stop_at_step=160, verbose=False)
+    charrnn.train(resume=twice, stop_at_step=120, verbose=False)
+    charrnn.train(resume=twice, stop_at_step=160, verbose=False)
     assert state(first)["plan"] == state(twice)["plan"] == plan
     once, resumed = last_weights(first), last_weights(twice)
     assert once.keys() == resumed.keys()
@@ -144,3 +144,24 @@ def test_a_budgeted_run_plans_its_end_and_ends_annealed_within_the_budget(corpus
     assert plan["basis"] == "time budget" and run.stop_reason.startswith("used the time budget")
     assert last["lr"] < 0.05 * run.summary.training.lr
     assert last["elapsed"] <= 8 + 2  # the last validation may run past by its own length
+
+
+def test_max_steps_is_a_planned_end_that_a_resume_plans_again(corpus, tmp_path, capsys):
+    """nanoGPT's max_iters: the run ends annealed at --max-steps, whichever limit comes
+    first; more --max-steps on resume makes a new plan, as more --epochs does."""
+    run = charrnn.train(corpus, tmp_path / "run", max_steps=60, log_interval=5, **TINY)
+    plan, last = state(run.path)["plan"], rows(run.path)[-1]
+    assert plan["basis"] == "max steps" and plan["end"] == 60 == last["step"]
+    assert run.stop_reason == "reached --max-steps 60"
+    assert last["lr"] <= 0.1 * run.summary.training.lr
+    charrnn.train(resume=run.path, max_steps=90, verbose=True)
+    assert "new limits (--epochs 30, --max-steps 90" in capsys.readouterr().out
+    assert state(run.path)["plan"]["end"] == 90 and rows(run.path)[-1]["step"] == 90
+
+
+def test_stop_at_step_pauses_without_a_plan_and_a_resume_goes_past_it(corpus, tmp_path):
+    run = charrnn.train(corpus, tmp_path / "run", stop_at_step=10, epochs=1, **TINY)
+    assert run.stop_reason == "stopped at step 10 (--stop-at-step)"
+    assert state(run.path)["plan"]["basis"] == "epochs"
+    resumed = charrnn.train(resume=run.path, verbose=False)
+    assert resumed.stop_reason == "completed 1 epochs" and rows(run.path)[-1]["lr"] == 0.0

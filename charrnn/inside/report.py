@@ -6,15 +6,21 @@ import base64
 import html
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from charrnn import plots
 from charrnn.atomic import atomic_write, bytes_writer, json_writer
 
-if TYPE_CHECKING:  # only named in annotations: inspection imports this module, not back
-    from charrnn.inside.inspection import Inspection
+
+class Inspection(Protocol):
+    """What a report shows of an inspection (inspection.Inspection, which imports this
+    module: the report does not import it back)."""
+
+    figures: dict
+    view: dict
+    shown_activations: dict
 
 PAGE = Path(__file__).parent / "page"
 # Nothing but what the file holds: a report opened from disk asks no server for anything.
