@@ -20,6 +20,7 @@ import enum
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Any, Callable
 
 SHAPES = ("linear", "cosine", "cooldown", "constant")
 COOLDOWN = 0.5          # the share of a plan over which "cooldown" falls (benchmarks/NOTES.md)
@@ -163,3 +164,97 @@ def limit_end(epochs_end: int, max_steps: int) -> tuple[int, Basis]:
     if max_steps and max_steps < epochs_end:
         return max_steps, Basis.MAX_STEPS
     return epochs_end, Basis.EPOCHS
+
+
+class Schedule:
+    """The learning rate's policy over one run, which the training loop asks for the rate:
+    the plan for the limits known in steps, re-planned on the pace for a time budget and on
+    patience running out; every worker follows worker 0's plan.
+
+    It reads the run's settings (a TrainConfig), its Progress (where the plan is kept) and the
+    job's Workers by their attributes: config.py and progress.py import this module.
+    """
+
+    def __init__(self, config: Any, progress: Any, note: Callable[[str], None],
+                 workers: Any):
+        self.config, self.progress, self.note, self.workers = config, progress, note, workers
+        self.pace = Pace()
+
+    def rate(self) -> float:
+        """The learning rate now: the run's peak (after any decay) times the plan's factor."""
+        progress = self.progress
+        return progress.lr * progress.plan.factor(self.config.lr_schedule, progress.step)
+
+    def now(self) -> dict[str, Any]:
+        """The rate, the plan's end and the seconds left until it, for the progress line."""
+        progress, seconds_per_step = self.progress, self.pace.seconds_per_step()
+        end = progress.plan.end
+        left = (max(end - progress.step, 0) * seconds_per_step
+                if end and seconds_per_step is not None else None)
+        return {"lr": self.rate(), "end": end, "left": left}
+
+    def plan_limits(self, epochs_end: int) -> None:
+        """Plan the decay to end with --epochs or --max-steps, unless a plan for these limits
+        is on record (a resumed run follows it). A budget's end is planned once the pace is
+        known (`plan_budget`)."""
+        config, progress = self.config, self.progress
+        plan = progress.plan
+        if plan.end and plan.made_for(config.epochs, config.time_budget, config.max_steps) \
+                and plan.patience in (0, config.patience):
+            return
+        new = self._replanned(*limit_end(epochs_end, config.max_steps))
+        if plan.end and config.lr_schedule != "constant":
+            self.note(f"new limits (--epochs {config.epochs}, --max-steps {config.max_steps}, "
+                      f"--time-budget {config.time_budget:g} s): the learning rate now falls "
+                      f"from {self.rate():.3g} at step {progress.step} to 0 at step "
+                      f"{new.end}.")
+        progress.planned(new)
+
+    def plan_budget(self, epochs_end: int, validation_seconds: float) -> None:
+        """At a logging step (the run's clock just read): measure the pace and, if the time
+        budget runs out before the other limits do (keeping time for the last validation),
+        move the plan's end there when it moved enough."""
+        config, progress = self.config, self.progress
+        self.pace.observe(progress.step, progress.elapsed)
+        if not config.time_budget:
+            return
+        seconds_per_step = self.pace.seconds_per_step()
+        end = 0 if seconds_per_step is None else budget_end(
+            progress.step, progress.elapsed, config.time_budget - validation_seconds,
+            seconds_per_step)
+        end = int(self.workers.from_chief(end)[0])
+        (limit, limit_basis), plan = limit_end(epochs_end, config.max_steps), progress.plan
+        if not end or (end >= limit and plan.basis == limit_basis) or \
+                (plan.basis == Basis.PATIENCE and end >= plan.end):
+            return
+        basis = Basis.TIME_BUDGET if end < limit else limit_basis
+        end = min(end, limit)
+        if basis == plan.basis and not worth_replanning(plan, progress.step, end):
+            return
+        if plan.basis == basis == Basis.TIME_BUDGET and \
+                abs(end - plan.end) > 0.1 * (plan.end - plan.warmup_from):
+            self.note(f"the pace changed: the learning rate now reaches 0 at step {end} "
+                      f"instead of {plan.end}.")
+        progress.planned(self._replanned(end, basis))
+
+    def patience_ran_out(self) -> bool:
+        """Under a decaying schedule, the first time patience runs out it cools the rate
+        down instead of stopping at once: an early stop ends annealed too."""
+        config, progress = self.config, self.progress
+        return (config.lr_schedule != "constant" and progress.plan.basis != Basis.PATIENCE
+                and progress.bad_epochs >= config.patience)
+
+    def cool_down(self) -> None:
+        config, progress = self.config, self.progress
+        progress.planned(progress.plan.cooling(config.lr_schedule, progress.step,
+                                               config.patience))
+        if self.workers.chief:
+            self.note(f"validation did not improve for {config.patience} epochs: the learning "
+                      f"rate now falls from {self.rate():.3g} to 0 at step "
+                      f"{progress.plan.end}, and the run stops there.")
+
+    def _replanned(self, end: int, basis: Basis) -> Plan:
+        config, progress = self.config, self.progress
+        return progress.plan.replanned(progress.step, end, basis, config.warmup, config.epochs,
+                                       config.time_budget, config.max_steps,
+                                       constant=config.lr_schedule == "constant")

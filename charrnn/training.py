@@ -29,7 +29,7 @@ from charrnn.models import State, trainable_parameters
 from charrnn.plots import plot_runs
 from charrnn.progress import INTERRUPTED, Progress, time_budget_used
 from charrnn.rundir import BEST, CURVES, SAMPLES, RunDir
-from charrnn.schedule import Basis, Pace, Plan, budget_end, limit_end, worth_replanning
+from charrnn.schedule import Basis, Schedule
 from charrnn.scores import Metrics, bits
 from charrnn.stopping import StopRequest
 from charrnn.trainer_state import TrainerState
@@ -185,7 +185,7 @@ class TrainingLoop:
         self.started = 0.0                       # time.time() when training began, in effect
         self.pending: list[mx.nd.NDArray] = []   # per-step losses not yet read back
         self.meter = Throughput()
-        self.pace = Pace()
+        self.schedule = Schedule(config, progress, self.reporter.note, self.workers)
         self.evaluated_at = -1                   # the step of the last evaluation
         self.validation_seconds = 0.0            # how long the last validation took
 
@@ -198,7 +198,7 @@ class TrainingLoop:
         hidden = self.restore() if progress.step else None
         self.started = time.time() - progress.elapsed
         progress.stop(progress.limit_reached(config))
-        self.plan_epochs()
+        self.schedule.plan_limits(self.epochs_end())
         while not progress.stop_reason:
             lengths = self.epoch_windows(progress.epoch)
             if not progress.window:
@@ -239,7 +239,7 @@ class TrainingLoop:
         mx.random.seed(mxnet_seed(config.seed, progress.step, self.workers.rank))
         # With random lengths a shorter window takes a smaller step (AWD-LSTM).
         scale = len(data) / config.seq_len if config.random_seq_len else 1.0
-        self.trainer.set_learning_rate(self.rate() * scale)
+        self.trainer.set_learning_rate(self.schedule.rate() * scale)
         hidden, loss = train_step(self.model, self.trainer, data, target, hidden,
                                   self.contexts, config.clip, self.workers.count)
         self.pending.append(loss)
@@ -249,37 +249,6 @@ class TrainingLoop:
             self.flush()
             self.corpus.release()  # a memory-mapped corpus's pages, read and done with
         return hidden
-
-    def rate(self) -> float:
-        """The learning rate now: the run's rate (after any decay) on its schedule."""
-        progress = self.progress
-        return progress.lr * progress.plan.factor(self.config.lr_schedule, progress.step)
-
-    # -- the plan: where the learning rate reaches zero (schedule.py) ----------------------
-
-    def plan_epochs(self) -> None:
-        """Plan the decay to end with --epochs or --max-steps, unless a plan for these limits
-        is on record (a resumed run follows it). A budget's end is planned once the pace is
-        known."""
-        config, progress = self.config, self.progress
-        plan = progress.plan
-        if plan.end and plan.made_for(config.epochs, config.time_budget, config.max_steps) \
-                and plan.patience in (0, config.patience):
-            return
-        end, basis = limit_end(self.epochs_end(), config.max_steps)
-        new = self.replanned(end, basis)
-        if plan.end and config.lr_schedule != "constant":
-            self.reporter.note(f"new limits (--epochs {config.epochs}, --max-steps "
-                               f"{config.max_steps}, --time-budget {config.time_budget:g} s): "
-                               f"the learning rate now falls from {self.rate():.3g} at step "
-                               f"{progress.step} to 0 at step {new.end}.")
-        progress.planned(new)
-
-    def replanned(self, end: int, basis: Basis) -> Plan:
-        config, progress = self.config, self.progress
-        return progress.plan.replanned(progress.step, end, basis, config.warmup, config.epochs,
-                                       config.time_budget, config.max_steps,
-                                       constant=config.lr_schedule == "constant")
 
     def epochs_end(self) -> int:
         """The step at which the last of --epochs ends."""
@@ -295,42 +264,6 @@ class TrainingLoop:
             later = (left - 1) * len(self.epoch_windows(progress.epoch))
         return progress.step + this_epoch + later
 
-    def plan_budget(self) -> None:
-        """At a logging step: measure the pace and, if the time budget runs out before the
-        epochs do (keeping time for the last validation), move the plan's end there when it
-        moved enough. Every worker follows worker 0's plan."""
-        config, progress = self.config, self.progress
-        self.clock()
-        self.pace.observe(progress.step, progress.elapsed)
-        if not config.time_budget:
-            return
-        seconds_per_step = self.pace.seconds_per_step()
-        end = 0 if seconds_per_step is None else budget_end(
-            progress.step, progress.elapsed, config.time_budget - self.validation_seconds,
-            seconds_per_step)
-        end = int(self.workers.from_chief(end)[0])
-        (limit, limit_basis), plan = limit_end(self.epochs_end(), config.max_steps), progress.plan
-        if not end or (end >= limit and plan.basis == limit_basis) or \
-                (plan.basis == Basis.PATIENCE and end >= plan.end):
-            return
-        basis = Basis.TIME_BUDGET if end < limit else limit_basis
-        end = min(end, limit)
-        if basis == plan.basis and not worth_replanning(plan, progress.step, end):
-            return
-        if plan.basis == basis == Basis.TIME_BUDGET and \
-                abs(end - plan.end) > 0.1 * (plan.end - plan.warmup_from):
-            self.reporter.note(f"the pace changed: the learning rate now reaches 0 at step "
-                               f"{end} instead of {plan.end}.")
-        progress.planned(self.replanned(end, basis))
-
-    def schedule_now(self) -> dict[str, Any]:
-        """The rate, the plan's end and the seconds left until it, for the progress line."""
-        progress, seconds_per_step = self.progress, self.pace.seconds_per_step()
-        end = progress.plan.end
-        left = (max(end - progress.step, 0) * seconds_per_step
-                if end and seconds_per_step is not None else None)
-        return {"lr": self.rate(), "end": end, "left": left}
-
     def why_stop(self) -> str:
         """Why to stop after this step, if at all; all workers of a job decide alike."""
         config, progress = self.config, self.progress
@@ -340,9 +273,9 @@ class TrainingLoop:
         logging_step = progress.step % config.log_interval == 0
         if self.workers.count > 1 and not logging_step:
             return ""  # signals and clocks differ between workers: vote at logging steps only
-        if logging_step:
-            self.plan_budget()
         self.clock()
+        if logging_step:
+            self.schedule.plan_budget(self.epochs_end(), self.validation_seconds)
         interrupted, out_of_time = self.workers.total(self.stop.signal is not None,
                                                       bool(progress.time_limit(config)))
         if interrupted:
@@ -361,7 +294,7 @@ class TrainingLoop:
         _check_finite(losses, self.progress, self.config)
         self.progress.read_losses(float(losses.sum()), len(losses))
         self.reporter.advanced(len(losses), float(losses.mean()), self.meter.rate(),
-                               self.schedule_now())
+                               self.schedule.now())
 
     # -- evaluating and deciding ---------------------------------------------------------
 
@@ -389,26 +322,10 @@ class TrainingLoop:
             self.run_dir.save_params(self.model, BEST)
         if scheduled:
             progress.keep_score(metrics.loss, config.lr_decay)
-            if self.patience_ran_out():
-                self.cool_down()
+            if self.schedule.patience_ran_out():
+                self.schedule.cool_down()
         self.record(metrics, improved, windows)
         return progress.finished(config)
-
-    def patience_ran_out(self) -> bool:
-        """Under a decaying schedule, the first time patience runs out it cools the rate
-        down instead of stopping at once: an early stop ends annealed too."""
-        config, progress = self.config, self.progress
-        return (config.lr_schedule != "constant" and progress.plan.basis != Basis.PATIENCE
-                and progress.bad_epochs >= config.patience)
-
-    def cool_down(self) -> None:
-        config, progress = self.config, self.progress
-        progress.planned(progress.plan.cooling(config.lr_schedule, progress.step,
-                                               config.patience))
-        if self.workers.chief:
-            self.reporter.note(f"validation did not improve for {config.patience} epochs: "
-                               f"the learning rate now falls from {self.rate():.3g} to 0 at "
-                               f"step {progress.plan.end}, and the run stops there.")
 
     def follow_chief(self, verdict: str, lr_before: float) -> None:
         """The verdict, whether the rate decayed and whether patience began a cooldown cross
@@ -420,7 +337,7 @@ class TrainingLoop:
         if decayed and not self.workers.chief:
             self.progress.decay(self.config.lr_decay)
         if cooling and self.progress.plan.basis != Basis.PATIENCE:
-            self.cool_down()
+            self.schedule.cool_down()
         self.trainer.set_learning_rate(self.progress.lr)
         if stop:
             self.progress.stop(verdict or "worker 0 ended the job")
@@ -437,7 +354,7 @@ class TrainingLoop:
         row = {"epoch": epoch, "step": progress.step,
                "train_loss": train_loss, "train_bpc": bits(train_loss),
                "val_loss": metrics.loss, "val_bpc": metrics.bpc,
-               "val_accuracy": metrics.accuracy, "lr": self.rate(),
+               "val_accuracy": metrics.accuracy, "lr": self.schedule.rate(),
                "planned_end": progress.plan.end,
                "best": improved, "chars_per_s": round(self.meter.rate()),
                "elapsed": round(progress.elapsed, 2)}
