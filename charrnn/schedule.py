@@ -210,10 +210,11 @@ class Schedule:
                       f"{new.end}.")
         progress.planned(new)
 
-    def plan_budget(self, epochs_end: int, validation_seconds: float) -> None:
+    def plan_budget(self, epochs_end: Callable[[], int], validation_seconds: float) -> None:
         """At a logging step (the run's clock just read): measure the pace and, if the time
         budget runs out before the other limits do (keeping time for the last validation),
-        move the plan's end there when it moved enough."""
+        move the plan's end there when it moved enough. `epochs_end` is asked only with a
+        budget (with --random-seq-len it draws every epoch's windows)."""
         config, progress = self.config, self.progress
         self.pace.observe(progress.step, progress.elapsed)
         if not config.time_budget:
@@ -223,7 +224,7 @@ class Schedule:
             progress.step, progress.elapsed, config.time_budget - validation_seconds,
             seconds_per_step)
         end = int(self.workers.from_chief(end)[0])
-        (limit, limit_basis), plan = limit_end(epochs_end, config.max_steps), progress.plan
+        (limit, limit_basis), plan = limit_end(epochs_end(), config.max_steps), progress.plan
         if not end or (end >= limit and plan.basis == limit_basis) or \
                 (plan.basis == Basis.PATIENCE and end >= plan.end):
             return

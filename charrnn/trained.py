@@ -293,7 +293,7 @@ class Model:
             raise UsageError(f"dynamic_lr must be greater than 0, not {dynamic_lr}.")
         if batch_size is not None and batch_size < 1:
             raise UsageError(f"batch_size must be at least 1, not {batch_size}.")
-        text, source = _text_given(text, path, "split" if split is not None else None)
+        text, source = _text_given(text, path, split=split)
         if text is None:
             split = split or "test"
             if split not in (*SPLITS, "all"):
@@ -475,11 +475,11 @@ def load(run_dir: PathLike, ctx: mx.Context | str | None = None) -> Model:
     return Model(network, vocab, run, device)
 
 
-def _text_given(text: str | None, path: PathLike | None, other: str | None = None,
+def _text_given(text: str | None, path: PathLike | None, *, split: str | None = None,
                 ) -> tuple[str | None, str | None]:
-    """The text given as `text=` or read from `path=` (at most one of them, and not with
-    `other`), and where it came from."""
-    given = [name for name, value in (("text", text), ("path", path), (other, other))
+    """The text given as `text=` or read from `path=` (at most one of them, and not with a
+    `split`), and where it came from."""
+    given = [name for name, value in (("text", text), ("path", path), ("split", split))
              if value is not None]
     if len(given) > 1:
         raise UsageError(f"give one of {' and '.join(given)}, not both.")

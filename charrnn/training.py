@@ -275,7 +275,7 @@ class TrainingLoop:
             return ""  # signals and clocks differ between workers: vote at logging steps only
         self.clock()
         if logging_step:
-            self.schedule.plan_budget(self.epochs_end(), self.validation_seconds)
+            self.schedule.plan_budget(self.epochs_end, self.validation_seconds)
         interrupted, out_of_time = self.workers.total(self.stop.signal is not None,
                                                       bool(progress.time_limit(config)))
         if interrupted:
