@@ -12,7 +12,7 @@ import click
 import mxnet as mx
 
 from benchmarks import measure, sharing
-from charrnn import threads
+from charrnn.machine import threads
 
 MODELS = ("lstm", "gru", "rnn_relu", "rnn_tanh", "unrolled")
 GENERATION_LENGTH = 2000

@@ -12,10 +12,10 @@ import numpy as np
 from mxnet import gluon
 
 from benchmarks.measure import CORPUS, SEQ_LEN, corpus, median_rate, model, train_rate
-from charrnn.corpus import CharVocab
-from charrnn.evaluation import evaluate
-from charrnn.generation import sample
 from charrnn.models import hybridize
+from charrnn.models.evaluation import evaluate
+from charrnn.models.generation import sample
+from charrnn.text.corpus import CharVocab
 
 
 def training(hybridization: str) -> float:

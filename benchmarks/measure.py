@@ -13,11 +13,12 @@ import mxnet as mx
 import numpy as np
 
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.corpus import CharVocab, load_corpus
-from charrnn.evaluation import evaluate
-from charrnn.generation import sample
-from charrnn.lifecycle import initialized_model, load_trained
-from charrnn.training import make_trainer, train_step
+from charrnn.models.evaluation import evaluate
+from charrnn.models.generation import sample
+from charrnn.runs.loading import load_trained
+from charrnn.text.corpus import CharVocab, load_corpus
+from charrnn.training.lifecycle import initialized_model
+from charrnn.training.step import make_trainer, train_step
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "data" / "nietzsche.txt"

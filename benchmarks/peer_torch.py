@@ -102,7 +102,7 @@ def exported_difference(run_dir: str, text_chars: int = 2000) -> tuple[float, in
     from safetensors.torch import load_file
 
     import charrnn
-    from charrnn import lifecycle
+    from charrnn.runs import loading
 
     model = charrnn.load(run_dir, "cpu")
     config = model.config
@@ -113,7 +113,7 @@ def exported_difference(run_dir: str, text_chars: int = 2000) -> tuple[float, in
                           config.layers, dropout=0.0)
     peer.load_state_dict(weights)
     peer.eval()
-    ids = lifecycle.training_corpus(model.run, model.vocab).part("test")[:text_chars]
+    ids = loading.training_corpus(model.run, model.vocab).part("test")[:text_chars]
     with torch.no_grad():
         logits, _ = peer(torch.from_numpy(ids[:-1].astype("int64"))[:, None])
         theirs = torch.log_softmax(logits.double(), dim=1)[torch.arange(len(ids) - 1),

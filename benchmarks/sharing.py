@@ -23,9 +23,9 @@ def training_rate(steps: int) -> float:
     import mxnet as mx
 
     from benchmarks import measure
-    from charrnn import core_share
     from charrnn.config import TrainConfig
-    from charrnn.training import make_trainer, train_step
+    from charrnn.machine import core_share
+    from charrnn.training.step import make_trainer, train_step
 
     data = measure.corpus()
     net = measure.model("lstm", len(data.vocab))

@@ -9,13 +9,13 @@
     >>> charrnn.compare("my_text.txt", ["lstm", "gru"], time_budget="2m")
 
 Importing charrnn settles what MXNet reads only as it loads: the NumPy and distutils names
-its Python code still uses (charrnn/compat.py), its thread count (every usable
+its Python code still uses (charrnn/machine/compat.py), its thread count (every usable
 core, unless the user chose one) and, for MXNet's CUDA build, the CUDA libraries that NVIDIA's
 pip wheels provide. So import charrnn before mxnet. The API itself (api.py, trained.py) loads
 MXNet when first used, so that a missing MXNet is named with the line that installs it.
 """
-from charrnn import compat, cuda, threads
 from charrnn.errors import CharrnnError
+from charrnn.machine import compat, cuda, threads
 
 __version__ = "0.1.0"
 __all__ = ["CharrnnError", "Comparison", "Inspection", "Metrics", "Model", "Run", "compare",
@@ -27,7 +27,7 @@ cuda.preload()
 
 _HOMES = {"Comparison": "api", "Run": "api", "compare": "api", "curves": "api",
           "prepare": "api", "train": "api", "Model": "trained", "load": "trained",
-          "Metrics": "scores", "Inspection": "inside.inspection"}
+          "Metrics": "models.scores", "Inspection": "inside.inspection"}
 MISSING_MXNET = ("MXNet is not installed: run `pip install --no-deps mxnet==1.9.1` (in a "
                  "notebook: `%pip install --no-deps mxnet==1.9.1`), or `pip install "
                  "'charrnn[cpu]'` where NumPy 1 is fine; on an NVIDIA GPU, 'charrnn[cu112]'.")

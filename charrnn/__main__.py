@@ -6,7 +6,7 @@ load. `charrnn doctor` runs either way.
 """
 import sys
 
-from charrnn import cuda
+from charrnn.machine import cuda
 
 
 def _mxnet_problem() -> str:
@@ -23,12 +23,12 @@ def _mxnet_problem() -> str:
 def main() -> None:
     problem = _mxnet_problem()
     if problem and sys.argv[1:2] == ["doctor"]:
-        from charrnn.doctor import doctor
+        from charrnn.cli.doctor import doctor
 
         doctor(args=sys.argv[2:], prog_name="charrnn doctor")
     if problem:
         sys.exit(f"Error: {problem}")
-    from charrnn.cli import cli
+    from charrnn.cli.commands import cli
 
     cli(prog_name="charrnn")
 

@@ -15,8 +15,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Sequence
 
-from charrnn import bundled, console, core_share, lifecycle, plots
-from charrnn.comparison import compare_models, results_table, write_report
 from charrnn.config import (
     DEFAULT_LR,
     MODEL_SETTINGS,
@@ -28,19 +26,24 @@ from charrnn.config import (
     settings_from,
     to_dict,
 )
-from charrnn.corpus import DEFAULT_SPLIT, Corpus, PathLike, prepare_corpus
-from charrnn.devices import contexts_of, describe
-from charrnn.distributed import Workers, create_kvstore
 from charrnn.errors import CharrnnError, UsageError
-from charrnn.generation import TEMPERATURE
+from charrnn.machine import core_share
+from charrnn.machine.devices import contexts_of, describe
+from charrnn.machine.distributed import Workers, create_kvstore
+from charrnn.machine.notebook import figures_inline, image, table
+from charrnn.machine.stopping import StopRequest, stop_on_signals
 from charrnn.models import count_parameters
-from charrnn.notebook import figures_inline, image, table
-from charrnn.progress import INTERRUPTED
-from charrnn.rundir import BEST, RunDir
-from charrnn.stopping import StopRequest, stop_on_signals
-from charrnn.summary import Summary, summarize
+from charrnn.models.generation import TEMPERATURE
+from charrnn.runs import bundled, loading, plots
+from charrnn.runs.rundir import BEST, RunDir
+from charrnn.runs.summary import Summary, summarize
+from charrnn.text.corpus import DEFAULT_SPLIT, Corpus, PathLike, prepare_corpus
 from charrnn.trained import LENGTH, Model, load
-from charrnn.training import Reporter, train_locked
+from charrnn.training import console, lifecycle
+from charrnn.training.comparison import compare_models, results_table, write_report
+from charrnn.training.loop import train_locked
+from charrnn.training.progress import INTERRUPTED
+from charrnn.training.reporter import Reporter
 
 DEFAULT_SEED_TEXT = "The meaning of life is"
 DEFAULT_MODELS = ("unrolled", "rnn_relu", "rnn_tanh", "gru", "lstm")
@@ -75,7 +78,7 @@ class Run:
         """Settings, parameters, metrics rows and recorded scores (what `charrnn info`
         shows); the run directory is checked, its weights are not loaded."""
         has_weights = (bundled.run_path(self.path) / BEST).is_file()
-        model, _, run = lifecycle.open_run(self.path, params=BEST if has_weights else None)
+        model, _, run = loading.open_run(self.path, params=BEST if has_weights else None)
         return summarize(run, count_parameters(model))
 
     @property
@@ -203,25 +206,18 @@ def train(corpus: PathLike | None = None, out: PathLike | None = None, *,
     contexts = contexts_of(ctx)
     workers = Workers(create_kvstore(kvstore))
     say = console.say if verbose and workers.chief else _silent
-    if resume is not None:
-        if overwrite or init_from is not None:
-            raise UsageError("--resume (resume) continues a run; --overwrite and --init-from "
-                             "(overwrite, init_from) start one: pick one.")
-        try:
-            run, data, model, progress, config = lifecycle.resume_run(
-                resume, corpus, _only(given, MODEL_SETTINGS), _only(given, TRAIN_SETTINGS),
-                contexts, write=workers.chief)
-        except lifecycle.RunFinished as finished:
-            say(str(finished))
-            return Run(resume, "finished")
-    else:
-        architecture, config = settings_from(given)
+    architecture, config = settings_from(given)
+    if resume is None:
         corpus = corpus or bundled.corpus()
         out = out or Path("params") / f"{Path(corpus).stem}-{architecture.model}"
-        run, data, model, progress = lifecycle.start_run(
-            corpus, architecture, config, out, overwrite, encoding, contexts,
-            create=workers.chief, init_from=init_from,
-            given_model=_only(given, MODEL_SETTINGS))
+    try:
+        run, data, model, progress, config = lifecycle.start_or_resume(
+            resume or out, resume is not None, corpus, architecture, config, contexts,
+            given_model=_only(given, MODEL_SETTINGS), given_training=_only(given, TRAIN_SETTINGS),
+            overwrite=overwrite, encoding=encoding, init_from=init_from, write=workers.chief)
+    except lifecycle.RunFinished as finished:
+        say(str(finished))
+        return Run(resume, "finished")
     reporter = console.ConsoleReporter(config.epochs) if verbose and workers.chief else Reporter()
     stop = StopRequest()
     try:  # from here on a stop request (a signal) ends the run after a step, checkpointed

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from charrnn.errors import CharrnnError
-from charrnn.schedule import SHAPES
 
 RECURRENT_MODELS = ("lstm", "gru", "rnn_relu", "rnn_tanh")
 MODELS = (*RECURRENT_MODELS, "unrolled")
 OPTIMIZERS = ("adam", "sgd")
 DEFAULT_LR = {"adam": 0.004, "sgd": 1.0}
+SHAPES = ("linear", "cosine", "cooldown", "constant")  # of the rate: training/schedule.py
 MAX_VOCAB = 65536
 # The most weights a run directory may describe: 4 GB of float32.
 MAX_PARAMETERS = 1_000_000_000

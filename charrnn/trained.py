@@ -10,16 +10,17 @@ from typing import Iterator, Sequence
 import mxnet as mx
 import numpy as np
 
-from charrnn import core_share, evaluation, generation, lifecycle
 from charrnn.config import ModelConfig
-from charrnn.corpus import SPLITS, CharVocab, PathLike, decode_text
 from charrnn.errors import CharrnnError, UsageError
 from charrnn.exporting import FORMATS
 from charrnn.inside import inspection
-from charrnn.models import CharModel, count_parameters, fused_for, hybridize
-from charrnn.rundir import RunDir
-from charrnn.scores import Metrics
-from charrnn.summary import Summary, summarize
+from charrnn.machine import core_share
+from charrnn.models import CharModel, count_parameters, evaluation, fused_for, generation, hybridize
+from charrnn.models.scores import Metrics
+from charrnn.runs import loading
+from charrnn.runs.rundir import RunDir
+from charrnn.runs.summary import Summary, summarize
+from charrnn.text.corpus import SPLITS, CharVocab, PathLike, decode_text
 
 LENGTH = 300  # characters generated: generate's default, and the sample that ends a training
 DYNAMIC_LR = evaluation.DYNAMIC_LR  # the defaults of evaluate and inspect
@@ -230,7 +231,7 @@ class Model:
         """The seed's ids, or a random line of the training corpus chosen by `seed`."""
         if seed_text is not None:
             return self.vocab.encode_seed(seed_text, skip_unknown)
-        train = lifecycle.training_corpus(self.run, self.vocab).part("train")
+        train = loading.training_corpus(self.run, self.vocab).part("train")
         return generation.corpus_line(train, self.vocab.id_of("\n"),
                                       np.random.default_rng(seed))
 
@@ -303,7 +304,7 @@ class Model:
             raise UsageError("record keeps the scores of a split: give train, val, test or "
                              "all.")
         # The corpus: to split, and for dynamic evaluation's RMS gradient on its training part.
-        data = (lifecycle.training_corpus(self.run, self.vocab, corpus)
+        data = (loading.training_corpus(self.run, self.vocab, corpus)
                 if text is None or dynamic or corpus is not None else None)
         if text is None:
             ids = data.ids if split == "all" else data.part(split)
@@ -338,7 +339,7 @@ class Model:
     def _copy(self) -> CharModel:
         """The weights in memory (what generate and inspect use, changed or not) in a model of
         its own: dynamic evaluation changes them."""
-        model = lifecycle.checked_model(self.config, fused_for([self.ctx]))
+        model = loading.checked_model(self.config, fused_for([self.ctx]))
         model.initialize(ctx=self.ctx)
         own = model._collect_params_with_prefix()
         for name, param in self.network._collect_params_with_prefix().items():
@@ -396,7 +397,7 @@ class Model:
         source = source or read_from
         if text is None:
             source = source or f"{self.path}'s test split"
-            text = self.vocab.decode(lifecycle.training_corpus(self.run, self.vocab)
+            text = self.vocab.decode(loading.training_corpus(self.run, self.vocab)
                                      .part("test"))
         source = source or "the text"
         if not text:
@@ -468,10 +469,10 @@ def load(run_dir: PathLike, ctx: mx.Context | str | None = None) -> Model:
     >>> model = charrnn.load("params/nietzsche-pretrained")
     >>> text = model.generate("What is truth", 100, seed=0)
     """
-    from charrnn.devices import contexts_of
+    from charrnn.machine.devices import contexts_of
 
     device = contexts_of(ctx)[0]
-    network, vocab, run = lifecycle.load_trained(run_dir, device)
+    network, vocab, run = loading.load_trained(run_dir, device)
     return Model(network, vocab, run, device)
 
 

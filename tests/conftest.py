@@ -13,7 +13,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 from click.testing import CliRunner
 
-from charrnn.cli import cli
+from charrnn.cli.commands import cli
 
 REPO = Path(__file__).resolve().parent.parent
 PANGRAM = "the quick brown fox jumps over the lazy dog. "

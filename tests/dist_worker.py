@@ -14,9 +14,9 @@ import mxnet as mx
 # isort: on
 
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.distributed import Workers, create_kvstore
-from charrnn.lifecycle import start_run
-from charrnn.training import TrainingLoop
+from charrnn.machine.distributed import Workers, create_kvstore
+from charrnn.training.lifecycle import start_run
+from charrnn.training.loop import TrainingLoop
 
 corpus, out, batch, steps = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 settings = {"lr": 0.01, **json.loads(sys.argv[5] if len(sys.argv) > 5 else "{}")}

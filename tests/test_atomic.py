@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from charrnn.atomic import atomic_write, bytes_writer, json_writer
 from charrnn.errors import CharrnnError
+from charrnn.machine.atomic import atomic_write, bytes_writer, json_writer
 
 
 def test_atomic_write_replaces_every_file_or_none(tmp_path):

@@ -10,7 +10,7 @@ import mxnet as mx
 import pytest
 from click.testing import CliRunner
 
-from charrnn.cli import cli
+from charrnn.cli.commands import cli
 
 from .conftest import TINY_MODEL
 

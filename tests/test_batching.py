@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from charrnn.batching import bptt_windows, check_long_enough, rnn_batch, window_lengths
 from charrnn.errors import CharrnnError
+from charrnn.text.batching import bptt_windows, check_long_enough, rnn_batch, window_lengths
 
 
 def test_rnn_batch_columns_are_contiguous_segments():

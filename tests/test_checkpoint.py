@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from charrnn.errors import CharrnnError
-from charrnn.lifecycle import load_trained
-from charrnn.rundir import RunDir
+from charrnn.runs.loading import load_trained
+from charrnn.runs.rundir import RunDir
 
 from .conftest import invoke
 

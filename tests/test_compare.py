@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from charrnn.comparison import plan
 from charrnn.config import MODELS, ModelConfig
 from charrnn.models import build_model, count_parameters
+from charrnn.training.comparison import plan
 
 from .conftest import invoke
 
@@ -102,10 +102,10 @@ def test_compare_closes_each_models_reporter_as_train_does(tiny_corpus, tmp_path
 
     import mxnet as mx
 
-    from charrnn.comparison import compare_models
     from charrnn.config import TrainConfig
-    from charrnn.stopping import StopRequest
-    from charrnn.training import Reporter
+    from charrnn.machine.stopping import StopRequest
+    from charrnn.training.comparison import compare_models
+    from charrnn.training.reporter import Reporter
 
     class Recording(Reporter):
         closed = 0

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from charrnn import compat
+from charrnn.machine import compat
 
 IMPORT = "import mxnet"
 # The MXNet code that reads each restored name; the rest are read by `import mxnet` itself.

@@ -10,8 +10,8 @@ import time
 import mxnet as mx
 import pytest
 
-from charrnn import core_share
-from charrnn.core_share import CoreShare, threads_for
+from charrnn.machine import core_share
+from charrnn.machine.core_share import CoreShare, threads_for
 
 
 def test_mxnet_gets_the_cores_other_processes_leave():

@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from charrnn.corpus import (
+from charrnn.errors import CharrnnError
+from charrnn.text.corpus import (
     CharVocab,
     Corpus,
     decoded_chunks,
@@ -15,7 +16,6 @@ from charrnn.corpus import (
     read_bytes,
     split_bounds,
 )
-from charrnn.errors import CharrnnError
 
 from .conftest import REPO
 

@@ -14,11 +14,11 @@ import mxnet as mx
 import numpy as np
 import pytest
 
+from charrnn.cli.launch import GRACE_SECONDS, remote_options, worker_command
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.errors import CharrnnError
-from charrnn.launch import GRACE_SECONDS, remote_options, worker_command
-from charrnn.lifecycle import start_run
-from charrnn.training import TrainingLoop
+from charrnn.training.lifecycle import start_run
+from charrnn.training.loop import TrainingLoop
 
 from .conftest import PANGRAM
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from charrnn.config import MODELS, ModelConfig
-from charrnn.corpus import load_corpus
-from charrnn.evaluation import evaluate, evaluate_dynamic, gradient_rms
-from charrnn.lifecycle import initialized_model
+from charrnn.models.evaluation import evaluate, evaluate_dynamic, gradient_rms
+from charrnn.text.corpus import load_corpus
+from charrnn.training.lifecycle import initialized_model
 
 from .conftest import invoke
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from charrnn import cuda
-from charrnn.doctor import library_report, run_doctor
+from charrnn.cli.doctor import library_report, run_doctor
+from charrnn.machine import cuda
 
 from .conftest import REPO, TINY_MODEL
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charrnn import checkpoint
-from charrnn.rundir import RunDir
+from charrnn.runs.rundir import RunDir
+from charrnn.training import checkpoint
 
 from .conftest import TINY_MODEL, invoke, last_weights
 

@@ -12,7 +12,8 @@ import mxnet as mx
 import numpy as np
 
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.lifecycle import load_trained, start_run
+from charrnn.runs.loading import load_trained
+from charrnn.training.lifecycle import start_run
 
 from .conftest import TINY_MODEL, invoke, last_weights
 

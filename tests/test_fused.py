@@ -9,7 +9,7 @@ import pytest
 from safetensors.numpy import load_file
 
 import charrnn
-from charrnn import lifecycle
+from charrnn.runs import loading
 from charrnn.trained import Model
 
 from .conftest import PANGRAM
@@ -22,7 +22,7 @@ def test_the_fused_form_generates_evaluates_inspects_and_exports_as_the_stacked_
                         embed=8, batch_size=4, seq_len=20, max_steps=20, sample_length=0,
                         verbose=False)
     stacked = charrnn.load(run.path, "cpu")
-    network, vocab, folder = lifecycle.load_trained(run.path, mx.cpu(), fused=True)
+    network, vocab, folder = loading.load_trained(run.path, mx.cpu(), fused=True)
     fused = Model(network, vocab, folder, mx.cpu())
     assert network.fused and not stacked.network.fused
 

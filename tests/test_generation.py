@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from charrnn.generation import beam_search, choose, sample
-from charrnn.lifecycle import load_trained
+from charrnn.models.generation import beam_search, choose, sample
+from charrnn.runs.loading import load_trained
 
 from .conftest import PANGRAM, TINY_MODEL, invoke
 

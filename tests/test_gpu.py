@@ -11,7 +11,7 @@ def usable_gpu() -> str:
     """Why no GPU test can run here, or '' when one can."""
     if mx.context.num_gpus() == 0:
         return "no GPU that MXNet can use (CPU build, or no GPU)"
-    from charrnn.cuda import gpu_is_supported
+    from charrnn.machine.cuda import gpu_is_supported
 
     capability = mx.util.get_cuda_compute_capability(mx.gpu(0))
     return "" if gpu_is_supported(capability) else f"GPU 0 (cc {capability}) cannot run MXNet"

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charrnn import lifecycle
 from charrnn.inside.inspection import HIGH, LOW
+from charrnn.runs import loading
 
 from .conftest import PANGRAM, TINY_MODEL, invoke
 from .test_serve import Server
@@ -144,7 +144,7 @@ def _direct_gates(model, ids: np.ndarray) -> dict[tuple[int, str], np.ndarray]:
 @pytest.mark.parametrize("model", ("lstm", "gru"))
 def test_saturation_is_the_share_of_characters_past_each_bound(runs_by_model, model, text_file):
     figures = inspect_json(runs_by_model[model], text_file)
-    trained, vocab, _ = lifecycle.load_trained(runs_by_model[model])
+    trained, vocab, _ = loading.load_trained(runs_by_model[model])
     direct = _direct_gates(trained, vocab.encode(TEXT))
     assert {(s["layer"], s["gate"]) for s in figures["saturation"]} == set(direct)
     for entry in figures["saturation"]:

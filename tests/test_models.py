@@ -8,7 +8,7 @@ from mxnet import autograd
 from charrnn.config import MODELS, ModelConfig
 from charrnn.errors import CharrnnError
 from charrnn.models import CharModel, ForwardStepper, build_model, count_parameters, hybridize
-from charrnn.training import forward_backward
+from charrnn.training.step import forward_backward
 
 VOCAB = 12
 

@@ -8,8 +8,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from charrnn.cli.options import Duration, setting_options
 from charrnn.config import DEFAULT_LR, ModelConfig, TrainConfig, settings_from
-from charrnn.options import Duration, setting_options
 
 
 @click.command()

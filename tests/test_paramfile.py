@@ -6,9 +6,9 @@ import struct
 import mxnet as mx
 import pytest
 
-from charrnn.atomic import arrays_writer
 from charrnn.errors import CharrnnError
-from charrnn.paramfile import read_shapes
+from charrnn.machine.atomic import arrays_writer
+from charrnn.runs.paramfile import read_shapes
 
 
 def test_paramfile_reads_names_and_shapes_without_loading(tmp_path):

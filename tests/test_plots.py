@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from charrnn import plots
+from charrnn.runs import plots
 
 
 def test_plots_draw_several_runs_or_say_what_is_missing(tmp_path):

@@ -6,10 +6,10 @@ import json
 import mxnet as mx
 import pytest
 
-from charrnn.corpus import load_corpus
-from charrnn.evaluation import evaluate
-from charrnn.lifecycle import load_trained
 from charrnn.models import hybridize
+from charrnn.models.evaluation import evaluate
+from charrnn.runs.loading import load_trained
+from charrnn.text.corpus import load_corpus
 
 from .conftest import REPO, invoke
 

@@ -5,7 +5,7 @@ import pytest
 
 from charrnn.config import TrainConfig
 from charrnn.errors import CharrnnError
-from charrnn.progress import INTERRUPTED, Progress
+from charrnn.training.progress import INTERRUPTED, Progress
 
 
 def test_steps_windows_and_epochs_are_counted():

@@ -15,8 +15,8 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from charrnn import checkpoint
-from charrnn.rundir import RunDir
+from charrnn.runs.rundir import RunDir
+from charrnn.training import checkpoint
 
 from .conftest import TINY_MODEL, checkpoint_file, invoke
 

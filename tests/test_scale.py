@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from benchmarks.measure import peak_rss_mb
-from charrnn.cuda import gpu_is_supported
-from charrnn.devices import parse_contexts
+from charrnn.machine.cuda import gpu_is_supported
+from charrnn.machine.devices import parse_contexts
 
 from .conftest import REPO, TINY_MODEL, invoke, last_weights
 

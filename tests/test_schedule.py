@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import charrnn
-from charrnn import schedule
-from charrnn.schedule import Plan
+from charrnn.training import schedule
+from charrnn.training.schedule import Plan
 
 from .conftest import PANGRAM, last_weights
 

@@ -1,7 +1,7 @@
 """charrnn/scores.py: one place that turns a loss in nats into the figures a user reads."""
 import math
 
-from charrnn.scores import Metrics, bits
+from charrnn.models.scores import Metrics, bits
 
 
 def test_a_loss_in_nats_gives_bits_and_perplexity():

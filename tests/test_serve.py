@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charrnn import lifecycle
+from charrnn.runs import loading
 from charrnn.serving.batcher import Batcher, Job, Sampling
 
 from .conftest import REPO, TINY_MODEL, invoke
@@ -239,7 +239,7 @@ def test_twenty_concurrent_requests_all_succeed_in_one_batch(server):
 
 def test_a_row_samples_the_same_alone_and_amid_others():
     """Each request has its own settings and random stream, whatever else is in the batch."""
-    model, vocab, _ = lifecycle.load_trained(PRETRAINED)
+    model, vocab, _ = loading.load_trained(PRETRAINED)
     batcher = Batcher(model, vocab)
 
     def run(jobs: list[tuple[str, int, Sampling, int]]) -> list[str]:
@@ -268,7 +268,7 @@ def test_a_row_samples_the_same_alone_and_amid_others():
 def test_a_seed_read_before_is_continued_from_its_kept_state():
     """The keyboard asks after every keystroke: the state after the text it asked about last
     time is kept, and the answer is the one reading the whole text would give."""
-    model, vocab, _ = lifecycle.load_trained(PRETRAINED)
+    model, vocab, _ = loading.load_trained(PRETRAINED)
 
     def next_chars(batcher: Batcher, text: str) -> np.ndarray:
         answer = queue.SimpleQueue()

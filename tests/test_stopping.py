@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import signal
 
-from charrnn.stopping import StopRequest, stop_on_signals
+from charrnn.machine.stopping import StopRequest, stop_on_signals
 
 
 def test_a_signal_requests_a_stop_and_a_second_one_is_the_default_again():

@@ -1,10 +1,10 @@
-"""charrnn/summary.py: the one summary of a run, as info, train, serve and compare show it."""
+"""charrnn/runs/summary.py: the one summary of a run, as info, train, serve and compare show it."""
 import json
 
-from charrnn.lifecycle import open_run
 from charrnn.models import count_parameters
-from charrnn.rundir import RunDir
-from charrnn.summary import summarize
+from charrnn.runs.loading import open_run
+from charrnn.runs.rundir import RunDir
+from charrnn.runs.summary import summarize
 
 from .conftest import invoke
 

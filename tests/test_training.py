@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 
 from charrnn.config import MODELS, ModelConfig, TrainConfig
-from charrnn.corpus import load_corpus
-from charrnn.evaluation import evaluate
-from charrnn.lifecycle import initialized_model
-from charrnn.progress import Progress
-from charrnn.rundir import RunDir
-from charrnn.training import TrainingLoop, clip_gradients, forward_backward, make_trainer
+from charrnn.models.evaluation import evaluate
+from charrnn.runs.rundir import RunDir
+from charrnn.text.corpus import load_corpus
+from charrnn.training.lifecycle import initialized_model
+from charrnn.training.loop import TrainingLoop
+from charrnn.training.progress import Progress
+from charrnn.training.step import clip_gradients, forward_backward, make_trainer
 
 # Validation loss in nats/char after 300 steps must fall below this (seen here: lstm 0.032,
 # gru 0.021, rnn_relu 0.077, rnn_tanh 0.054, unrolled 0.077, all from about 3.3 = ln(28)).
@@ -119,10 +120,10 @@ def test_random_seq_len_varies_windows_and_scales_the_step(tiny_corpus, tmp_path
     rates = []
     loop.reporter.advanced = lambda *args: rates.append(loop.trainer.learning_rate)
     loop.run()
-    lengths = loop.epoch_windows(0)
+    lengths = loop.windows(0)
     assert len(set(lengths)) > 3
     assert rates == pytest.approx([0.01 * n / 20 for n in lengths])
-    assert loop.epoch_windows(1) != lengths  # a new draw every epoch
+    assert loop.windows(1) != lengths  # a new draw every epoch
 
 
 def test_forget_bias_opens_every_lstm_layers_forget_gate_and_beta2_reaches_adam():

@@ -1,7 +1,10 @@
 """Taking a model out of MXNet (`charrnn export`, `Model.export`): an ONNX step graph
 (onnx_graph.py), PyTorch's layout in a safetensors file (layout.py) and one web page that
 generates offline (page.py), written together into one folder: a temporary folder beside it,
-renamed into place, so an export is whole or absent."""
+renamed into place, so an export is whole or absent.
+
+May import: charrnn.errors, models, runs, and inside's report (the page's look).
+"""
 from __future__ import annotations
 
 import json
@@ -15,7 +18,9 @@ from charrnn.errors import CharrnnError, UsageError
 from charrnn.exporting.layout import torch_weights
 from charrnn.exporting.onnx_graph import onnx_model
 from charrnn.exporting.page import page_html
-from charrnn.rundir import CONFIG
+from charrnn.runs.rundir import CONFIG
+
+__all__ = ["FILES", "FORMATS", "export"]
 
 FORMATS = ("onnx", "safetensors", "html")
 FILES = {"onnx": "model.onnx", "safetensors": "model.safetensors", "html": "model.html"}

@@ -5,4 +5,7 @@ gates behave, and where one model beats another.
 trace.py steps a model through a text with its own step form; properties.py labels each
 position; ranking.py scores units against labels, with baselines; inspection.py puts them
 together; report.py writes index.html and inspect.json.
+
+May import: charrnn.errors, config, machine, text, models, runs.
 """
+__all__ = ["inspection", "properties", "ranking", "report", "trace"]

@@ -10,15 +10,16 @@ from typing import Iterable, Sequence
 import mxnet as mx
 import numpy as np
 
-from charrnn import lifecycle, threads
-from charrnn.corpus import CharVocab
 from charrnn.errors import CharrnnError
 from charrnn.inside import ranking
 from charrnn.inside.properties import BUILT_IN, Property, pattern_property
 from charrnn.inside.report import inline, write_inspection
 from charrnn.inside.trace import STATES, Chunk, StepForm, trace
-from charrnn.models import CharModel
-from charrnn.rundir import RunDir
+from charrnn.machine import threads
+from charrnn.models import CharModel, initialize
+from charrnn.runs import loading
+from charrnn.runs.rundir import RunDir
+from charrnn.text.corpus import CharVocab
 
 SHOW = 2000            # characters the report and the page colour, one by one
 RANKED = 40_000        # characters whose every activation is kept to rank units
@@ -130,7 +131,7 @@ def inspected(name: str, model: CharModel, vocab: CharVocab, run: RunDir) -> Ins
     """A trained model and an untrained twin of its architecture (the baseline of every
     ranking), seeded so that the baseline is the same on every run."""
     model_config, _, _ = run.config()
-    untrained = lifecycle.initialize(lifecycle.checked_model(model_config), [mx.cpu()], seed=0)
+    untrained = initialize(loading.checked_model(model_config), [mx.cpu()], seed=0)
     return Inspected(name, StepForm(model), StepForm(untrained), vocab)
 
 

@@ -10,8 +10,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from charrnn import plots
-from charrnn.atomic import atomic_write, bytes_writer, json_writer
+from charrnn.machine.atomic import atomic_write, bytes_writer, json_writer
+from charrnn.runs import plots
 
 
 class Inspection(Protocol):

@@ -22,12 +22,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from charrnn import lifecycle
 from charrnn.errors import CharrnnError
-from charrnn.generation import TEMPERATURE
 from charrnn.inside import inspection
 from charrnn.models import count_parameters
-from charrnn.rundir import BEST
+from charrnn.models.generation import TEMPERATURE
+from charrnn.runs import loading
+from charrnn.runs.rundir import BEST
+from charrnn.runs.summary import summarize
 from charrnn.serving.batcher import Batcher, Job, Sampling
 from charrnn.serving.game import PASSAGE, PASSAGE_TEMPERATURE, Game
 from charrnn.serving.schema import (
@@ -40,7 +41,6 @@ from charrnn.serving.schema import (
     generate_fields,
     parse,
 )
-from charrnn.summary import summarize
 from charrnn.trained import load
 
 PAGE = Path(__file__).parent / "page"
@@ -59,7 +59,7 @@ class Service:
         self.info = _model_info(run_dir, model, run)
         self.inside = inspection.inspected(self.info["run"], model, self.vocab, run)
         try:
-            test = lifecycle.training_corpus(run, self.vocab).part("test")
+            test = loading.training_corpus(run, self.vocab).part("test")
             self.game: Game | None = Game(test, self.vocab, game_secret)
         except (CharrnnError, ValueError) as error:
             log.warning("charrnn serve: the human-or-machine game is off: %s", error)

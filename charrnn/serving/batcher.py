@@ -24,10 +24,10 @@ from typing import Callable, List, Tuple
 
 import numpy as np
 
-from charrnn import threads
-from charrnn.corpus import CharVocab
-from charrnn.generation import UNSCALED, choose
+from charrnn.machine import threads
 from charrnn.models import CharModel
+from charrnn.models.generation import UNSCALED, choose
+from charrnn.text.corpus import CharVocab
 
 
 @dataclasses.dataclass(frozen=True)

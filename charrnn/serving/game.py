@@ -12,7 +12,7 @@ import secrets
 
 import numpy as np
 
-from charrnn.corpus import CharVocab
+from charrnn.text.corpus import CharVocab
 
 ANSWERS = ("human", "machine")
 PASSAGE = 240  # characters shown

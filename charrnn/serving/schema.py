@@ -7,7 +7,7 @@ import json
 import math
 from typing import Any
 
-from charrnn.generation import UNSCALED
+from charrnn.models.generation import UNSCALED
 
 MAX_BODY = 64 * 1024
 

@@ -8,8 +8,8 @@ import socket
 from pathlib import Path
 
 from charrnn.api import Run
-from charrnn.bundled import run_path
 from charrnn.errors import CharrnnError
+from charrnn.runs.bundled import run_path
 
 
 def run_server(run_dir: Path, host: str, port: int, workers: int, max_length: int) -> None:

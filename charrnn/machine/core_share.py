@@ -19,7 +19,7 @@ from typing import Iterator
 
 import mxnet as mx
 
-from charrnn import threads
+from charrnn.machine import threads
 
 INTERVAL = 1.0  # seconds between two readings of /proc/stat
 UP_AFTER = 2  # readings in a row that must agree before threads are added back

@@ -20,13 +20,13 @@ from typing import Any, Callable, Dict
 import mxnet as mx
 from mxnet import gluon
 
-from charrnn.atomic import Writer, arrays_writer, json_writer
-from charrnn.distributed import Workers
 from charrnn.errors import CharrnnError, reason
+from charrnn.machine.atomic import Writer, arrays_writer, json_writer
+from charrnn.machine.distributed import Workers
 from charrnn.models import State
-from charrnn.progress import Progress
-from charrnn.rundir import CHECKPOINTS, STATE, RunDir
-from charrnn.trainer_state import TrainerState
+from charrnn.runs.rundir import CHECKPOINTS, STATE, RunDir
+from charrnn.training.progress import Progress
+from charrnn.training.trainer_state import TrainerState
 
 WEIGHTS = "last.params"
 OPTIMIZER = "trainer.states"

@@ -11,7 +11,7 @@ from typing import Any
 
 from charrnn.config import TrainConfig
 from charrnn.errors import CharrnnError
-from charrnn.schedule import Basis, Plan
+from charrnn.training.schedule import Basis, Plan
 
 INTERRUPTED = "interrupted"
 

@@ -46,6 +46,31 @@ def window_lengths(steps: int, seq_len: int, rng: np.random.Generator = None) ->
     return lengths
 
 
+class EpochWindows:
+    """The window lengths of each epoch over `steps` rows: `seq_len` each, or, with a `seed`,
+    drawn from (seed, epoch) (window_lengths), so that a resumed run draws the same."""
+
+    def __init__(self, steps: int, seq_len: int, seed: int | None = None):
+        self.steps, self.seq_len, self.seed = steps, seq_len, seed
+
+    def __call__(self, epoch: int) -> list[int]:
+        rng = np.random.default_rng([self.seed, epoch]) if self.seed is not None else None
+        return window_lengths(self.steps, self.seq_len, rng)
+
+    def end(self, step: int, epoch: int, window: int, epochs: int) -> int:
+        """The step at which epoch `epochs` ends, for a run at `step`, `window` windows into
+        `epoch` (both counted from 0)."""
+        left = epochs - epoch
+        if left <= 0:
+            return step
+        this_epoch = len(self(epoch)) - window
+        if self.seed is not None and left <= 1000:  # the windows of each epoch, as drawn
+            later = sum(len(self(e)) for e in range(epoch + 1, epochs))
+        else:
+            later = (left - 1) * len(self(epoch))
+        return step + this_epoch + later
+
+
 def bptt_windows(batched: np.ndarray, lengths: list[int],
                  start: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (data, target) windows, target shifted one character ahead, from window `start` on."""

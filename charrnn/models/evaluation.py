@@ -8,10 +8,16 @@ from __future__ import annotations
 import mxnet as mx
 import numpy as np
 
-from charrnn.batching import bptt_windows, check_long_enough, rnn_batch, to_device, window_lengths
 from charrnn.errors import CharrnnError
 from charrnn.models import trainable_parameters
-from charrnn.scores import Metrics
+from charrnn.models.scores import Metrics
+from charrnn.text.batching import (
+    bptt_windows,
+    check_long_enough,
+    rnn_batch,
+    to_device,
+    window_lengths,
+)
 
 # The step of dynamic evaluation that scored the bundled corpus's validation split best
 # (1.805 bits/char for params/nietzsche-pretrained; 3e-5 gave 1.831, 1e-3 diverged).

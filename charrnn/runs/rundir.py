@@ -19,13 +19,13 @@ from typing import IO, Any
 import mxnet as mx
 from mxnet import gluon
 
-from charrnn.atomic import Writer, atomic_write, bytes_writer, json_writer
-from charrnn.bundled import run_path
 from charrnn.config import ModelConfig, TrainConfig, from_dict, to_dict
-from charrnn.corpus import CharVocab, Corpus, PathLike
 from charrnn.errors import CharrnnError, reason
-from charrnn.paramfile import read_shapes
-from charrnn.scores import Metrics
+from charrnn.machine.atomic import Writer, atomic_write, bytes_writer, json_writer
+from charrnn.models.scores import Metrics
+from charrnn.runs.bundled import run_path
+from charrnn.runs.paramfile import read_shapes
+from charrnn.text.corpus import CharVocab, Corpus, PathLike
 
 CONFIG = "config.json"
 VOCAB = "vocab.json"

@@ -7,7 +7,7 @@ from statistics import mean
 from typing import Any
 
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.rundir import EVALUATION, RunDir
+from charrnn.runs.rundir import EVALUATION, RunDir
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from typing import Any, Iterable
 
 import click
 
-from charrnn.notebook import in_notebook, progress_bar
-from charrnn.scores import bits
-from charrnn.training import Reporter
+from charrnn.machine.notebook import in_notebook, progress_bar
+from charrnn.models.scores import bits
+from charrnn.training.reporter import Reporter
 
 
 class ConsoleReporter(Reporter):

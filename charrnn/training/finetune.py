@@ -15,9 +15,9 @@ from typing import Any
 import mxnet as mx
 
 from charrnn.config import ModelConfig, to_dict
-from charrnn.corpus import CharVocab, Corpus, PathLike, decode_text, load_corpus, read_bytes
 from charrnn.errors import CharrnnError
 from charrnn.models import CharModel
+from charrnn.text.corpus import CharVocab, Corpus, PathLike, decode_text, load_corpus, read_bytes
 
 REGULARISERS = ("dropout", "weight_drop", "embed_drop")
 

@@ -1,8 +1,8 @@
-"""Starting a run, resuming one, and loading a trained model: the checks between them.
+"""Starting a run and resuming one: the checks between them, and the one choice of the two
+that `charrnn.train` and `compare` share.
 
-A run directory is trusted only as far as it checks out: config and vocabulary are validated
-field by field, the corpus must be the one the run was trained on, and the weights must fit
-the model the config describes.
+A resumed run must be the run it was: its corpus (by sha256), its model and training settings
+(all but the few a resume may change), and the weights of its checkpoint (their shapes).
 """
 from __future__ import annotations
 
@@ -15,15 +15,16 @@ import mxnet as mx
 import numpy as np
 
 import charrnn
-from charrnn import bundled, checkpoint
-from charrnn.atomic import remove_stale_temporaries
-from charrnn.config import MAX_PARAMETERS, ModelConfig, TrainConfig, to_dict
-from charrnn.corpus import CharVocab, Corpus, PathLike, load_corpus
-from charrnn.errors import CharrnnError
-from charrnn.finetune import Source
-from charrnn.models import build_model, count_parameters, fused_for, hybridize
-from charrnn.progress import Progress
-from charrnn.rundir import BEST, METRICS, SAMPLES, STATE, RunDir
+from charrnn.config import ModelConfig, TrainConfig, to_dict
+from charrnn.errors import CharrnnError, UsageError
+from charrnn.machine.atomic import remove_stale_temporaries
+from charrnn.models import fused_for, initialize
+from charrnn.runs.loading import checked_model, load_trained, training_corpus
+from charrnn.runs.rundir import METRICS, SAMPLES, STATE, RunDir
+from charrnn.text.corpus import Corpus, PathLike, load_corpus
+from charrnn.training import checkpoint
+from charrnn.training.finetune import Source
+from charrnn.training.progress import Progress
 
 # Settings a resumed run may change: when to stop, how often to report, and the step size
 # (to recover from divergence or fine-tune). Anything else would change what the run computes.
@@ -48,56 +49,31 @@ def corpus_record(corpus: Corpus, encoding: str) -> dict[str, Any]:
             "encoding": encoding, "chars": len(corpus.ids), "split": corpus.bounds}
 
 
-def training_corpus(run: RunDir, vocab: CharVocab, given: PathLike | None = None) -> Corpus:
-    """The corpus the run was trained on (checked by its sha256), or `given` (any corpus in
-    the run's vocabulary, for `evaluate`).
-
-    The recorded path is tried as it is, then, for a run directory that was moved or shipped
-    (params/nietzsche-pretrained), its trailing parts under each folder above the run, and
-    the bundled corpus when it has the recorded name (an installed shipped model's corpus).
-    """
-    _, _, info = run.config()
-    encoding = str(info.get("encoding", "utf-8"))
-    if given is not None:
-        return load_corpus(given, encoding, vocab=vocab)
-    recorded = Path(str(info.get("path", "")))
-    parts = recorded.parts[1:] if recorded.is_absolute() else recorded.parts
-    candidates = [recorded] + [folder.joinpath(*parts[-k:])
-                               for folder in run.path.resolve().parents
-                               for k in range(len(parts), 0, -1)]
-    if recorded.name == bundled.corpus().name:
-        candidates.append(bundled.corpus())
-    found = next((c for c in candidates if c.exists()), None)
-    if found is None:
-        raise CharrnnError(f"{run.path} was trained on {recorded} (sha256 "
-                           f"{str(info.get('sha256'))[:16]}...), which is no longer there: "
-                           "give the corpus's path after the run directory.")
-    return load_corpus(found, encoding, vocab=vocab, sha256=info.get("sha256"))
-
-
-def checked_model(config: ModelConfig, fused: bool = False) -> mx.gluon.HybridBlock:
-    """The model `config` describes, refused before any weight is allocated if it is larger
-    than charrnn allows (a config.json is untrusted input)."""
-    model = build_model(config, fused)
-    size = count_parameters(model)
-    if size > MAX_PARAMETERS:
-        raise CharrnnError(f"the settings describe a model of {size:,} parameters, more than "
-                           f"the {MAX_PARAMETERS:,} charrnn allows.")
-    return model
-
-
 def initialized_model(config: ModelConfig, contexts: list[mx.Context], seed: int,
                       forget_bias: float = 0.0):
     return initialize(checked_model(config, fused_for(contexts)), contexts, seed, forget_bias)
 
 
-def initialize(model: mx.gluon.HybridBlock, contexts: list[mx.Context], seed: int,
-               forget_bias: float = 0.0):
-    mx.random.seed(seed)
-    model.initialize(mx.init.Xavier(), ctx=contexts)
-    if forget_bias:
-        model.open_forget_gates(forget_bias)
-    return hybridize(model)
+def start_or_resume(out: PathLike, resume: bool, corpus_path: PathLike | None,
+                    model_config: ModelConfig, train_config: TrainConfig,
+                    contexts: list[mx.Context], *, given_model: dict[str, Any] | None = None,
+                    given_training: dict[str, Any] | None = None, overwrite: bool = False,
+                    encoding: str = "utf-8", init_from: PathLike | None = None,
+                    write: bool = True):
+    """The run to train, locked: `out` resumed at its last checkpoint (the settings given are
+    checked against it), or started with `model_config` and `train_config`. Returns the run,
+    its corpus, the model, the progress so far and the settings in force. `write` false (the
+    workers of a job other than worker 0): nothing is written. Raises RunFinished."""
+    if resume:
+        if overwrite or init_from is not None:
+            raise UsageError("--resume (resume) continues a run; --overwrite and --init-from "
+                             "(overwrite, init_from) start one: pick one.")
+        return resume_run(out, corpus_path, given_model or {}, given_training or {}, contexts,
+                          write)
+    run, corpus, model, progress = start_run(corpus_path, model_config, train_config, out,
+                                             overwrite, encoding, contexts, write, init_from,
+                                             given_model)
+    return run, corpus, model, progress, train_config
 
 
 def start_run(corpus_path: PathLike, model_config: ModelConfig, train_config: TrainConfig,
@@ -188,27 +164,3 @@ def _refuse_changes(run: RunDir, section: str, saved: dict[str, Any],
     if changed:
         raise CharrnnError(f"cannot resume {run.path} with different {section} settings "
                            f"({'; '.join(changed)}): drop those options, or start a new run.")
-
-
-def open_run(path: PathLike, ctx: mx.Context | None = None, params: str | None = BEST,
-             fused: bool | None = None) -> tuple[mx.gluon.HybridBlock, CharVocab, RunDir]:
-    """A run's model, built but not loaded, once config.json, vocab.json and the shapes in
-    the params file (if any) agree: a run directory is refused before anything is allocated.
-    `fused`: the form a GPU runs (default: the device's form; the tests build it on the CPU)."""
-    run = RunDir.open(path, *([params] if params else []))
-    model_config, _, _ = run.config()
-    vocab = run.vocab(model_config.vocab_size)
-    model = checked_model(model_config, fused_for([ctx or mx.cpu()]) if fused is None else fused)
-    if params:
-        run.check_params(model, run.file(params))
-    return model, vocab, run
-
-
-def load_trained(path: PathLike, ctx: mx.Context | None = None, params: str = BEST,
-                 fused: bool | None = None) -> tuple[mx.gluon.HybridBlock, CharVocab, RunDir]:
-    """The best weights of a run, checked (see `open_run`) before they are loaded."""
-    model, vocab, run = open_run(path, ctx, params, fused)
-    run.load_params(model, run.file(params), [ctx or mx.cpu()])
-    return model, vocab, run
-
-

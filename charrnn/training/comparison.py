@@ -13,18 +13,20 @@ from typing import Any, Callable
 
 import mxnet as mx
 
-from charrnn import lifecycle
 from charrnn.config import RECURRENT_MODELS, ModelConfig, TrainConfig
-from charrnn.corpus import load_corpus
 from charrnn.errors import CharrnnError
-from charrnn.generation import SAMPLE_LENGTH
+from charrnn.machine.stopping import StopRequest
 from charrnn.models import build_model, count_parameters
-from charrnn.plots import plot_runs
-from charrnn.progress import INTERRUPTED
-from charrnn.rundir import BEST, STATE, RunDir
-from charrnn.stopping import StopRequest
+from charrnn.models.generation import SAMPLE_LENGTH
+from charrnn.runs.plots import plot_runs
+from charrnn.runs.rundir import BEST, STATE, RunDir
+from charrnn.text.corpus import load_corpus
 from charrnn.trained import load
-from charrnn.training import Diverged, Reporter, train_locked
+from charrnn.training import lifecycle
+from charrnn.training.loop import train_locked
+from charrnn.training.progress import INTERRUPTED
+from charrnn.training.reporter import Reporter
+from charrnn.training.step import Diverged
 
 
 def match_hidden(config: ModelConfig, target: int) -> int:
@@ -64,12 +66,9 @@ def finished(path: Path) -> bool:
 def train_one(path: Path, corpus_path: Path, config: ModelConfig, train_config: TrainConfig,
               contexts: list[mx.Context], encoding: str, reporter: Reporter,
               stop: StopRequest) -> None:
-    if RunDir(path).has(STATE):
-        run, corpus, model, progress, train_config = lifecycle.resume_run(
-            path, corpus_path, {}, {}, contexts)
-    else:
-        run, corpus, model, progress = lifecycle.start_run(
-            corpus_path, config, train_config, path, False, encoding, contexts)
+    run, corpus, model, progress, train_config = lifecycle.start_or_resume(
+        path, RunDir(path).has(STATE), corpus_path, config, train_config, contexts,
+        encoding=encoding)
     train_locked(model, corpus, train_config, contexts, run, progress, reporter, stop)
 
 

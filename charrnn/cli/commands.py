@@ -10,17 +10,19 @@ from typing import Any
 
 import click
 
-from charrnn import api, bundled, console
+from charrnn import api
+from charrnn.cli.doctor import doctor
+from charrnn.cli.launch import LAUNCHERS, launch_local, launch_remote
+from charrnn.cli.options import Duration, setting_options, typed
 from charrnn.config import MODELS
-from charrnn.corpus import DEFAULT_SPLIT, SPLITS, decode_text
-from charrnn.doctor import doctor
 from charrnn.errors import CharrnnError, UsageError
 from charrnn.exporting import FORMATS
-from charrnn.generation import SAMPLING, TEMPERATURE
-from charrnn.launch import LAUNCHERS, launch_local, launch_remote
-from charrnn.options import Duration, setting_options, typed
+from charrnn.models.generation import SAMPLING, TEMPERATURE
+from charrnn.runs import bundled
 from charrnn.serving.schema import MAX_LENGTH
+from charrnn.text.corpus import DEFAULT_SPLIT, SPLITS, decode_text
 from charrnn.trained import DYNAMIC_LR, LENGTH, RANKED, SHOW, load
+from charrnn.training import console
 
 
 class Group(click.Group):

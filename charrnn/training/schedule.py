@@ -22,7 +22,6 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
 
-SHAPES = ("linear", "cosine", "cooldown", "constant")
 COOLDOWN = 0.5          # the share of a plan over which "cooldown" falls (benchmarks/NOTES.md)
 PATIENCE_COOLDOWN = 0.25  # ran-out patience cools down over this share of the steps so far
 REPLAN_TOLERANCE = 0.02  # re-plan a budget when its end moves by more than this share

@@ -12,9 +12,9 @@ from typing import Callable, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
-from charrnn.atomic import atomic_write, bytes_writer, json_writer
 from charrnn.config import MAX_VOCAB
 from charrnn.errors import CharrnnError
+from charrnn.machine.atomic import atomic_write, bytes_writer, json_writer
 
 PathLike = Union[str, Path]
 

@@ -17,8 +17,9 @@ SUFFIX = "-pretrained"
 
 
 def _folder(packaged: str, in_clone: str) -> Path:
-    installed = Path(str(resources.files("charrnn").joinpath(packaged)))
-    return installed if installed.is_dir() else Path(__file__).resolve().parent.parent / in_clone
+    package = Path(str(resources.files("charrnn")))
+    installed = package / packaged
+    return installed if installed.is_dir() else package.resolve().parent / in_clone
 
 
 def corpus() -> Path:

@@ -7,9 +7,9 @@ from typing import Sequence
 
 import mxnet as mx
 
-from charrnn import core_share, threads
-from charrnn.cuda import NGC_WAY_OUT, gpu_is_supported, is_cuda_build, mxnet_distribution
 from charrnn.errors import CharrnnError, reason
+from charrnn.machine import core_share, threads
+from charrnn.machine.cuda import NGC_WAY_OUT, gpu_is_supported, is_cuda_build, mxnet_distribution
 
 _CTX_SPEC = re.compile(r"^(cpu|gpu)(?::(\d+(?:,\d+)*))?$")
 

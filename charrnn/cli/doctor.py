@@ -13,7 +13,7 @@ from typing import Callable
 import click
 
 import charrnn
-from charrnn import compat, cuda, threads
+from charrnn.machine import compat, cuda, threads
 
 Echo = Callable[[str], None]
 
@@ -76,7 +76,7 @@ def mxnet_report() -> tuple[str, str | None]:
 
 def device_report() -> str:
     """The device `charrnn train` picks by default, and why."""
-    from charrnn.devices import default_device
+    from charrnn.machine.devices import default_device
 
     ctx, why = default_device()
     return f"{ctx} ({why})"

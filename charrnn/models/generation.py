@@ -14,9 +14,9 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
-from charrnn import threads
-from charrnn.batching import to_device
-from charrnn.corpus import CharVocab
+from charrnn.machine import threads
+from charrnn.text.batching import to_device
+from charrnn.text.corpus import CharVocab
 
 # A sampling setting: one value for every row, or an array of one per row.
 Setting = Union[float, int, bool, np.ndarray]
