@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import mxnet as mx
 
-from benchmarks import measure, sharing
+from benchmarks import constraints, measure, sharing
 from charrnn.machine import threads
 
 MODELS = ("lstm", "gru", "rnn_relu", "rnn_tanh", "unrolled")
@@ -100,6 +100,8 @@ def main(quick: bool, peer: bool, out: Path) -> None:
             table.add(label, rate, "chars/s", other)
         table.add("generate by re-feeding a 100-char window",
                   measure.refeeding_rate(run, 50 if quick else 200), "chars/s")
+        for what, value, unit in constraints.rows([run, Path(PRETRAINED)], quick):
+            table.add(what, value, unit)
         megabytes = 20 if quick else 100
         table.add(f"encode a {megabytes} MB corpus", measure.encoding_rate(megabytes), "MB/s")
         table.add("peak RSS, training the default lstm",

@@ -18,8 +18,8 @@ from charrnn.errors import CharrnnError
 from charrnn.machine import compat, cuda, threads
 
 __version__ = "0.1.0"
-__all__ = ["CharrnnError", "Comparison", "Inspection", "Metrics", "Model", "Run", "compare",
-           "curves", "load", "prepare", "train"]
+__all__ = ["CharrnnError", "Comparison", "Copy", "Inspection", "Memorisation", "Metrics",
+           "Model", "Run", "compare", "curves", "load", "prepare", "train"]
 
 compat.restore()
 threads.configure()
@@ -27,7 +27,8 @@ cuda.preload()
 
 _HOMES = {"Comparison": "api", "Run": "api", "compare": "api", "curves": "api",
           "prepare": "api", "train": "api", "Model": "trained", "load": "trained",
-          "Metrics": "models.scores", "Inspection": "inside.inspection"}
+          "Metrics": "models.scores", "Memorisation": "models.scores", "Copy": "text.index",
+          "Inspection": "inside.inspection"}
 MISSING_MXNET = ("MXNet is not installed: run `pip install --no-deps mxnet==1.9.1` (in a "
                  "notebook: `%pip install --no-deps mxnet==1.9.1`), or `pip install "
                  "'charrnn[cpu]'` where NumPy 1 is fine; on an NVIDIA GPU, 'charrnn[cu112]'.")

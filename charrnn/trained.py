@@ -16,16 +16,21 @@ from charrnn.exporting import FORMATS
 from charrnn.inside import inspection
 from charrnn.machine import core_share
 from charrnn.models import CharModel, count_parameters, evaluation, fused_for, generation, hybridize
-from charrnn.models.scores import Metrics
-from charrnn.runs import loading
+from charrnn.models.constraints import Constraints, Rules
+from charrnn.models.scores import Memorisation, Metrics
+from charrnn.runs import copying, loading
 from charrnn.runs.rundir import RunDir
 from charrnn.runs.summary import Summary, summarize
 from charrnn.text.corpus import SPLITS, CharVocab, PathLike, decode_text
+from charrnn.text.index import Copy, CorpusIndex
 
 LENGTH = 300  # characters generated: generate's default, and the sample that ends a training
 DYNAMIC_LR = evaluation.DYNAMIC_LR  # the defaults of evaluate and inspect
 SHOW, RANKED = inspection.SHOW, inspection.RANKED
 SAMPLING = generation.SAMPLING
+COPY_MIN = 20  # the shortest stretch that counts as copied (copies, --show-copied, tables)
+MEMORISATION_TEMPERATURES = (0.5, 0.8, 1.0, 1.2)
+CONTEXT = 60  # characters of the corpus on each side of a copy, to show where it came from
 
 
 class Model:
@@ -48,6 +53,7 @@ class Model:
         self.network, self.vocab, self.run = network, vocab, run
         self.ctx = ctx or mx.cpu()
         self.path, self.name = run.path, Path(run.path).resolve().name
+        self._index: CorpusIndex | None = None
 
     def __repr__(self) -> str:
         config = self.config
@@ -75,7 +81,9 @@ class Model:
                  temperature: float = SAMPLING["temperature"], top_k: int = SAMPLING["top_k"],
                  top_p: float = SAMPLING["top_p"], greedy: bool = SAMPLING["greedy"],
                  beam_size: int = 1, seed: int | None = SAMPLING["seed"],
-                 skip_unknown: bool = False) -> str:
+                 skip_unknown: bool = False, pattern: str | None = None,
+                 stop_at: str | Sequence[str] = (), ban: str = "",
+                 max_copy: int = 0) -> str:
         """Continue `seed_text` by `length` characters: one text (`samples` makes several).
 
         Parameters
@@ -101,6 +109,19 @@ class Model:
             Random seed: the same seed gives the same text.
         skip_unknown : bool
             Drop seed characters the model has never seen instead of raising.
+        pattern : str, optional
+            A regular expression the continuation matches in full (``re.fullmatch``):
+            only characters from which it can still be completed within the characters left
+            are drawn, so `length` becomes a maximum and the text ends when the pattern
+            admits nothing more. Not with beam search.
+        stop_at : str or sequence of str
+            The continuation ends right after the first of these texts (with a pattern:
+            the first where the pattern is complete).
+        ban : str
+            Characters never generated.
+        max_copy : int
+            No `max_copy` + 1 consecutive characters of the continuation occur anywhere in
+            the run's corpus (0: no limit): text that is the model's own.
 
         Returns
         -------
@@ -110,29 +131,37 @@ class Model:
         Raises
         ------
         CharrnnError
-            A seed with characters outside the vocabulary, or options that contradict.
+            A seed with characters outside the vocabulary, options that contradict, or
+            constraints that cannot hold (a pattern that needs characters the model does
+            not know, or more than `length`; an invalid pattern; a ban of every character).
 
         Examples
         --------
         >>> model = charrnn.load("nietzsche")
         >>> model.generate("The meaning of life is", 60, seed=1)  # doctest: +SKIP
+        >>> model.generate("He", 100, pattern=r" [a-z ,]+[.!?]", max_copy=12)  # doctest: +SKIP
         """
         [text] = self.samples(seed_text, length, 1, temperature=temperature, top_k=top_k,
                               top_p=top_p, greedy=greedy, beam_size=beam_size, seed=seed,
-                              skip_unknown=skip_unknown)
+                              skip_unknown=skip_unknown, pattern=pattern, stop_at=stop_at,
+                              ban=ban, max_copy=max_copy)
         return text
 
     def samples(self, seed_text: str | None = None, length: int = LENGTH, count: int = 2, *,
                 temperature: float = SAMPLING["temperature"], top_k: int = SAMPLING["top_k"],
                 top_p: float = SAMPLING["top_p"], greedy: bool = SAMPLING["greedy"],
                 beam_size: int = 1, seed: int | None = SAMPLING["seed"],
-                skip_unknown: bool = False) -> list[str]:
+                skip_unknown: bool = False, pattern: str | None = None,
+                stop_at: str | Sequence[str] = (), ban: str = "",
+                max_copy: int = 0) -> list[str]:
         """Several continuations of one seed, made together in one batched pass.
 
         Parameters
         ----------
         seed_text, length, temperature, top_k, top_p, greedy, seed, skip_unknown
             As for `generate`.
+        pattern, stop_at, ban, max_copy
+            As for `generate`: each continuation respects them.
         count : int
             How many continuations (with beam search: the `count` best beams, at most
             `beam_size`).
@@ -155,7 +184,9 @@ class Model:
         """
         sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p,
                     "greedy": greedy, "seed": seed}
-        _check_generation(length, count, beam_size, sampling)
+        constraints = Constraints(pattern, _texts(stop_at), ban, max_copy)
+        _check_generation(length, count, beam_size, sampling, constraints)
+        rules = self.rules(constraints, length)
         seed_ids = self._seed_ids(seed_text, skip_unknown, seed)
         prefix = self.vocab.decode(seed_ids)
         if beam_size > 1:
@@ -163,20 +194,22 @@ class Model:
                                            beam_size, count)
             return [prefix + text for text in texts]
         steps = generation.sample(self.network, self.vocab, seed_ids, length, count,
-                                  temperature, top_k, greedy, seed, top_p, self.ctx)
+                                  temperature, top_k, greedy, seed, top_p, self.ctx, rules)
         columns = list(zip(*steps)) or [()] * count
         return [prefix + "".join(column) for column in columns]
 
     def stream(self, seed_text: str | None = None, length: int = LENGTH, *,
                temperature: float = SAMPLING["temperature"], top_k: int = SAMPLING["top_k"],
                top_p: float = SAMPLING["top_p"], greedy: bool = SAMPLING["greedy"],
-               seed: int | None = SAMPLING["seed"],
-               skip_unknown: bool = False) -> Iterator[str]:
+               seed: int | None = SAMPLING["seed"], skip_unknown: bool = False,
+               pattern: str | None = None, stop_at: str | Sequence[str] = (),
+               ban: str = "", max_copy: int = 0) -> Iterator[str]:
         """`generate` one sample as it is made, to show text as it comes.
 
         Parameters
         ----------
-        seed_text, length, temperature, top_k, top_p, greedy, seed, skip_unknown
+        seed_text, length, temperature, top_k, top_p, greedy, seed, skip_unknown, pattern,
+        stop_at, ban, max_copy
             As for `generate`.
 
         Yields
@@ -191,12 +224,111 @@ class Model:
         """
         sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p,
                     "greedy": greedy, "seed": seed}
-        _check_generation(length, 1, 1, sampling)
+        constraints = Constraints(pattern, _texts(stop_at), ban, max_copy)
+        _check_generation(length, 1, 1, sampling, constraints)
+        rules = self.rules(constraints, length)
         seed_ids = self._seed_ids(seed_text, skip_unknown, seed)
         yield self.vocab.decode(seed_ids)
         yield from generation.characters(self.network, self.vocab, seed_ids, length,
                                          temperature=temperature, top_k=top_k, greedy=greedy,
-                                         seed=seed, top_p=top_p, ctx=self.ctx)
+                                         seed=seed, top_p=top_p, ctx=self.ctx, rules=rules)
+
+    def rules(self, constraints: Constraints, length: int) -> Rules | None:
+        """`constraints` checked against the vocabulary and `length` (None: there are none)."""
+        if not constraints:
+            return None
+        index = self.copy_index() if constraints.max_copy else None
+        return Rules(constraints, self.vocab, length, index)
+
+    def copies(self, text: str, min_length: int = COPY_MIN) -> list[Copy]:
+        """The stretches of `text` that occur verbatim in the run's corpus: what a model
+        copied from its training text rather than made.
+
+        Parameters
+        ----------
+        text : str
+            A text in the model's characters (a generated one, say).
+        min_length : int
+            The shortest stretch that counts.
+
+        Returns
+        -------
+        list of Copy
+            Each stretch of at least `min_length` characters found in the corpus (any
+            split) and inside no longer one, in order (two may overlap): ``text[c.start:
+            c.end]``, ``c.length``, where it occurs in the corpus (``c.source``, a character
+            position), how often (``c.occurrences``) and the corpus around it
+            (``c.context``).
+
+        Examples
+        --------
+        >>> text = model.generate("The", 500, temperature=0.5, seed=1)  # doctest: +SKIP
+        >>> max((c.length for c in model.copies(text)), default=0)  # doctest: +SKIP
+        """
+        if min_length < 1:
+            raise UsageError(f"min_length must be at least 1, not {min_length}.")
+        ids = self._text_ids(text)[0]
+        corpus = loading.training_corpus(self.run, self.vocab)
+        return [dataclasses.replace(copy, context=self.vocab.decode(
+                    corpus.ids[max(copy.source - CONTEXT, 0):
+                               copy.source + copy.length + CONTEXT]))
+                for copy in self.copy_index().copies(ids, min_length)]
+
+    def memorisation(self, temperatures: Sequence[float] = MEMORISATION_TEMPERATURES, *,
+                     length: int = 400, count: int = 32, seed: int = 0,
+                     min_length: int = COPY_MIN) -> list[Memorisation]:
+        """How much of what the model writes it copies from its corpus, by temperature.
+
+        Parameters
+        ----------
+        temperatures : sequence of float
+            Each temperature measured.
+        length, count : int
+            `count` continuations of `length` characters at each temperature, from four
+            lines of the corpus chosen by `seed` (the same ones at every temperature).
+        seed : int
+            Random seed of the openings and of the sampling.
+        min_length : int
+            The shortest stretch that counts as copied.
+
+        Returns
+        -------
+        list of Memorisation
+            One per temperature: characters written, characters inside copied stretches
+            (``share``), the longest stretch and its text.
+
+        Examples
+        --------
+        >>> for row in model.memorisation():  # doctest: +SKIP
+        ...     print(row.temperature, f"{row.share:.1%}", row.longest)
+        """
+        line_break = "\n" if self.vocab.id_of("\n") is not None else ""
+        openings = [self.seed_text(seed=seed + k) + line_break for k in range(4)]
+        rows = []
+        for temperature in temperatures:
+            written, copied, longest = 0, 0, None
+            for k, opening in enumerate(openings):
+                texts = self.samples(opening, length, max(count // len(openings), 1),
+                                     temperature=temperature, seed=seed + k)
+                for text in texts:
+                    continuation = text[len(opening):]
+                    copies = self.copies(continuation, min_length)
+                    written += len(continuation)
+                    copied += len(set().union(*(range(c.start, c.end) for c in copies)))
+                    best = max(copies, key=lambda c: c.length, default=None)
+                    if best and (longest is None or best.length > longest[0]):
+                        longest = (best.length, continuation[best.start:best.end])
+            rows.append(Memorisation(temperature, written, copied,
+                                     longest[0] if longest else 0, min_length,
+                                     longest[1] if longest else ""))
+        return rows
+
+    def copy_index(self) -> CorpusIndex:
+        """The index of the run's corpus (built on first use, then kept in the run)."""
+        if self._index is None:
+            corpus = loading.training_corpus(self.run, self.vocab)
+            self._index = copying.copy_index(self.run, corpus)
+        return self._index
 
     def next(self, text: str, k: int = 5) -> list[tuple[str, float]]:
         """The most likely characters after a text: the serve page's predictive keyboard.
@@ -225,6 +357,12 @@ class Model:
         probabilities = mx.nd.softmax(logits).asnumpy()[0].astype(np.float64)
         best = np.argsort(-probabilities, kind="stable")[:k]
         return [(self.vocab.chars[i], float(probabilities[i])) for i in best]
+
+    def seed_text(self, text: str | None = None, *, seed: int | None = SAMPLING["seed"],
+                  skip_unknown: bool = False) -> str:
+        """The text a generation starts from: `text` as the model reads it, or the random
+        line of the training corpus that `seed` chooses (what `generate` prints first)."""
+        return self.vocab.decode(self._seed_ids(text, skip_unknown, seed))
 
     def _seed_ids(self, seed_text: str | None, skip_unknown: bool,
                   seed: int | None) -> np.ndarray:
@@ -491,9 +629,14 @@ def _text_given(text: str | None, path: PathLike | None, *, split: str | None = 
     return decode_text(Path(path).read_bytes(), str(path)), str(path)
 
 
-def _check_generation(length: int, num_samples: int, beam_size: int, sampling: dict) -> None:
-    """Values out of range, and sampling options given to beam search, which would ignore
-    them, in the command line's words and the keywords'."""
+def _texts(texts: str | Sequence[str]) -> tuple[str, ...]:
+    return (texts,) if isinstance(texts, str) else tuple(texts)
+
+
+def _check_generation(length: int, num_samples: int, beam_size: int, sampling: dict,
+                      constraints: Constraints | None = None) -> None:
+    """Values out of range, and sampling options or constraints given to beam search, which
+    would ignore them, in the command line's words and the keywords'."""
     for name, value, low in (("length", length, 0), ("count", num_samples, 1),
                              ("beam_size", beam_size, 1), ("top_k", sampling["top_k"], 0)):
         if value < low:
@@ -509,6 +652,10 @@ def _check_generation(length: int, num_samples: int, beam_size: int, sampling: d
             raise UsageError(f"--beam-size searches for the most likely text; it does not "
                              f"sample, so {', '.join(ignored)} would be ignored: drop "
                              f"{'it' if len(ignored) == 1 else 'them'}.")
+        if constraints is not None and constraints:
+            raise UsageError("--beam-size searches for the most likely text as a whole; "
+                             "--pattern, --stop-at, --ban and --max-copy (pattern, stop_at, "
+                             "ban, max_copy) steer sampling: drop one or the other.")
         if num_samples > beam_size:
             raise UsageError("--num-samples (count) can be at most --beam-size (beam_size) with "
                              "beam search (the best beams are printed).")

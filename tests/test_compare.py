@@ -46,6 +46,8 @@ def test_compare_writes_table_json_and_curves_that_agree(tiny_corpus, tmp_path):
         assert cells["parameters"] == f"{row['parameters']:,}"
         assert int(cells["epochs"]) == row["epochs"] == metrics[-1]["epoch"] == 2
         assert row["sample"].startswith("the lazy") and len(row["sample"]) == 8 + 200
+        assert 0 <= row["copied"] <= 1 and row["longest_copy"] <= 400
+        assert cells["copied"] == f"{row['copied']:.1%} (longest {row['longest_copy']})"
         run_info = invoke("info", out / row["model"])
         assert run_info.exit_code == 0 and f"{row['parameters']:,}" in run_info.output
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import http.client
 import json
 import queue
+import re
 import socket
 import subprocess
 import sys
@@ -17,9 +18,10 @@ import pytest
 from charrnn.runs import loading
 from charrnn.serving.batcher import Batcher, Job, Sampling
 
-from .conftest import REPO, TINY_MODEL, invoke
+from .conftest import PANGRAM, REPO, TINY_MODEL, invoke
 
 PRETRAINED = REPO / "params" / "nietzsche-pretrained"
+PATTERN = r"[A-Z][a-z]+( [a-z,;]+){4,12}[.!?]"
 
 
 def free_port() -> int:
@@ -108,11 +110,18 @@ def test_the_api_generates_suggests_describes_and_plays(server):
 
 
 def test_the_game_deals_both_kinds_of_passage(server):
+    """The machine's passages copy no more than a few words of the corpus (16 characters)."""
+    corpus = (REPO / "data" / "nietzsche.txt").read_text(encoding="utf-8")
     answers = set()
     for _ in range(12):
         dealt = server.request("GET", "/game/round")[1]
-        answers.add(server.post("/game/guess", {"round": dealt["round"],
-                                                "guess": "human"})[1]["answer"])
+        answer = server.post("/game/guess", {"round": dealt["round"], "guess": "human"})[1]
+        answers.add(answer["answer"])
+        passage = dealt["text"]
+        if answer["answer"] == "machine":
+            assert not any(passage[i:i + 17] in corpus for i in range(len(passage) - 16))
+        else:
+            assert passage in corpus
     assert answers == {"human", "machine"}  # 1 in 2,048 to fail by chance
 
 
@@ -145,6 +154,32 @@ BAD_REQUESTS = [
     ("/game/guess", {"round": "x", "guess": "robot"}, 422, "guess"),
     ("/generate", {"seed": "a" * 70_000}, 413, None),
 ]
+
+
+def test_the_api_generates_under_constraints_and_says_what_it_copied(server):
+    status, made = server.post("/generate", {"seed": "He said: ", "length": 200,
+                                             "temperature": 0.8, "pattern": PATTERN})
+    assert status == 200 and re.fullmatch(PATTERN, made["text"]), made
+    status, made = server.post("/generate", {"seed": "The ", "length": 300, "ban": "e",
+                                             "stop_at": ["."], "random_seed": 4})
+    assert status == 200 and "e" not in made["text"]
+    assert "." not in made["text"][:-1] and (made["text"].endswith(".")
+                                               or len(made["text"]) == 300)
+    status, made = server.post("/generate", {"seed": "The ", "length": 300, "max_copy": 12,
+                                             "show_copied": True, "random_seed": 2})
+    assert status == 200 and made["copies"] == []  # nothing of 20 characters
+    corpus = (REPO / "data" / "nietzsche.txt").read_text(encoding="utf-8")
+    status, made = server.post("/generate", {"seed": corpus[:300], "length": 200,
+                                             "greedy": True, "show_copied": True})
+    assert status == 200 and made["copies"], made
+    for copy in made["copies"]:
+        span = made["text"][copy["start"]:copy["end"]]
+        assert len(span) >= 20 and span in corpus and span in copy["context"]
+    for body, field in (({"pattern": "[中]"}, "pattern"), ({"pattern": "(a"}, "pattern"),
+                        ({"ban": "".join(sorted(set(corpus)))}, "ban"),
+                        ({"stop_at": [""]}, "stop_at"), ({"max_copy": -1}, "max_copy")):
+        status, refused = server.post("/generate", {"seed": "The ", **body})
+        assert status == 422 and refused["field"] == field, refused
 
 
 def test_bad_requests_get_a_4xx_naming_the_field_and_the_server_serves_on(server):
@@ -265,6 +300,35 @@ def test_a_row_samples_the_same_alone_and_amid_others():
     assert batcher.largest_batch == 4
 
 
+def test_a_constrained_row_amid_others_writes_what_generate_writes():
+    """A row's constraints are its own: it matches its pattern, the others are unchanged, and
+    it writes the characters Model.generate writes with the same pattern and seed."""
+    import charrnn
+    from charrnn.models.constraints import Constraints
+
+    model = charrnn.load(PRETRAINED)
+    batcher = Batcher(model.network, model.vocab)
+    texts: dict[int, str] = {}
+    finished = threading.Semaphore(0)
+    rules = model.rules(Constraints(PATTERN), 150)
+    jobs = [("He said: ", 150, Sampling(0.8), 3, rules.guides(1, 150)[0]),
+            ("Truth is", 60, Sampling(0.7, top_k=10), 5, None)]
+    for index, (seed, length, sampling, random_seed, guide) in enumerate(jobs):
+        def emit(kind, value, index=index):
+            if kind == "text":
+                texts[index] = value[0]
+                finished.release()
+        batcher.submit(Job(model.vocab.encode_seed(seed), length, emit, sampling, random_seed,
+                           guide=guide))
+    for _ in jobs:
+        finished.acquire(timeout=60)
+    assert re.fullmatch(PATTERN, texts[0])
+    assert "He said: " + texts[0] == model.generate("He said: ", 150, temperature=0.8, seed=3,
+                                                    pattern=PATTERN)
+    assert "Truth is" + texts[1] == model.generate("Truth is", 60, temperature=0.7, top_k=10,
+                                                   seed=5)
+
+
 def test_a_seed_read_before_is_continued_from_its_kept_state():
     """The keyboard asks after every keystroke: the state after the text it asked about last
     time is kept, and the answer is the one reading the whole text would give."""
@@ -287,6 +351,35 @@ def test_a_seed_read_before_is_continued_from_its_kept_state():
         batcher.submit(Job(vocab.encode_seed(text), 40, lambda kind, value: done.put(value),
                            Sampling(greedy=True)))
     assert done.get(timeout=60)[0] == done.get(timeout=60)[0]
+
+
+def test_the_page_marks_what_a_continuation_copied(tiny_corpus, browser, tmp_path):
+    """A model that has learnt a repetitive text copies it: the page marks each stretch, the
+    corpus around it on hover."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    import charrnn
+
+    run = tmp_path / "run"
+    charrnn.train(tiny_corpus, run, epochs=6, dropout=0, hidden=64, embed=16, batch_size=4,
+                  seq_len=50, lr=0.01, sample_length=0, verbose=False)
+    corpus = PANGRAM * 200
+    server = Server(run)
+    try:
+        wait = WebDriverWait(browser, 60)
+        browser.get(f"http://127.0.0.1:{server.port}/")
+        wait.until(lambda b: "parameters" in b.find_element(By.ID, "model").text)
+        browser.find_element(By.ID, "text").send_keys("the quick brown")
+        browser.find_element(By.ID, "continue").click()
+        wait.until(lambda b: b.find_element(By.ID, "copied").is_displayed())
+        marks = browser.find_elements(By.CSS_SELECTOR, "#copied-text mark")
+        assert marks and all(len(m.text) >= 20 and m.text in corpus for m in marks)
+        assert "in the training text" in marks[0].get_attribute("title")
+        assert marks[0].text in marks[0].get_attribute("title")
+        assert "the longest" in browser.find_element(By.ID, "copied-summary").text
+    finally:
+        server.stop()
 
 
 def test_serve_refuses_a_missing_run_and_a_busy_port(tmp_path, tiny_corpus):
@@ -357,6 +450,16 @@ def test_the_page_suggests_continues_and_plays_a_round(server, browser, tmp_path
     browser.find_element(By.ID, "continue").click()
     wait.until(lambda b: "chars/s" in b.find_element(By.ID, "status").text)
     assert len(text.get_attribute("value")) == len("The meaning of life") + 200
+
+    pattern = browser.find_element(By.ID, "pattern")  # a continuation that matches it
+    pattern.send_keys(PATTERN)
+    before = text.get_attribute("value")
+    browser.find_element(By.ID, "continue").click()
+    wait.until(lambda b: b.find_element(By.ID, "continue").is_enabled()
+               and text.get_attribute("value") != before)
+    assert re.fullmatch(PATTERN, text.get_attribute("value")[len(before):])
+    assert browser.find_element(By.ID, "copied").is_displayed()  # what it copied, if any
+    pattern.clear()
 
     browser.find_element(By.ID, "tab-game").click()  # the game is the second tab
     assert not browser.find_element(By.ID, "text").is_displayed()

@@ -21,7 +21,15 @@ from charrnn.models.generation import SAMPLING, TEMPERATURE
 from charrnn.runs import bundled
 from charrnn.serving.schema import MAX_LENGTH
 from charrnn.text.corpus import DEFAULT_SPLIT, SPLITS, decode_text
-from charrnn.trained import DYNAMIC_LR, LENGTH, RANKED, SHOW, load
+from charrnn.trained import (
+    COPY_MIN,
+    DYNAMIC_LR,
+    LENGTH,
+    MEMORISATION_TEMPERATURES,
+    RANKED,
+    SHOW,
+    load,
+)
 from charrnn.training import console
 
 
@@ -131,9 +139,22 @@ def train(context: click.Context, corpus: Path | None, out: Path | None, resume:
               help="Random seed: the same seed gives the same text.")
 @click.option("--skip-unknown", is_flag=True,
               help="Drop seed characters the model has never seen instead of failing.")
+@click.option("--pattern", default=None, metavar="REGEX",
+              help="A regular expression the continuation matches in full; --length is then "
+                   "a maximum (e.g. '[A-Z][a-z]+( [a-z,;]+){4,12}[.!?]').")
+@click.option("--stop-at", multiple=True, metavar="TEXT",
+              help="End the continuation right after the first occurrence of TEXT "
+                   "(repeatable: any of them).")
+@click.option("--ban", default=None, metavar="CHARS", help="Characters never generated.")
+@click.option("--max-copy", type=click.IntRange(min=0), default=None, metavar="N",
+              help="No N+1 consecutive characters of the continuation occur anywhere in the "
+                   "training corpus [default: 0, no limit].")
+@click.option("--show-copied", is_flag=True,
+              help=f"Mark the stretches of {COPY_MIN} characters or more that the "
+                   "continuation copied from the corpus, and say the longest.")
 @click.pass_context
 def generate(context: click.Context, run_dir: Path, seed_text: str | None, seed_file: Path | None,
-             **options: Any) -> None:
+             show_copied: bool, **options: Any) -> None:
     """Generate text from the model in RUN_DIR, continuing the seed text."""
     if seed_text is not None and seed_file is not None:
         raise click.UsageError("give the seed as --seed-text or --seed-file, not both.")
@@ -142,11 +163,19 @@ def generate(context: click.Context, run_dir: Path, seed_text: str | None, seed_
     given = typed(context, options)
     model = load(run_dir, "cpu")
     count = given.pop("num_samples", 1)
-    if given.get("beam_size", 1) == count == 1:
+    if given.get("beam_size", 1) == count == 1 and not show_copied:
         given.pop("beam_size", None)
         console.stream(model.stream(seed_text, **given))
-    else:
+        return
+    if not show_copied:
         console.print_samples(model.samples(seed_text, count=count, **given))
+        return
+    seed_text = model.seed_text(seed_text, seed=given.get("seed"),
+                                skip_unknown=given.pop("skip_unknown", False))
+    texts = model.samples(seed_text, count=count, **given)
+    for i, text in enumerate(texts, 1 if count > 1 else 0):
+        continuation = text[len(seed_text):]
+        console.print_copied(seed_text, continuation, model.copies(continuation, COPY_MIN), i)
 
 
 # -- evaluate and info ----------------------------------------------------------------------
@@ -168,9 +197,16 @@ def generate(context: click.Context, run_dir: Path, seed_text: str | None, seed_
                    "split].")
 @click.option("--record", is_flag=True,
               help="Keep the scores in RUN_DIR/evaluation.json (shown by `charrnn info`).")
-def evaluate(run_dir: Path, corpus: Path | None, split: str, ctx: str | None,
+@click.option("--copying", is_flag=True,
+              help="Instead of scoring: how much of what the model writes it copies from its "
+                   f"corpus (stretches of {COPY_MIN}+ characters), at temperatures "
+                   f"{', '.join(map(str, MEMORISATION_TEMPERATURES))}.")
+def evaluate(run_dir: Path, corpus: Path | None, split: str, ctx: str | None, copying: bool,
              **options: Any) -> None:
     """Score the model in RUN_DIR on a split of CORPUS (default: its training corpus)."""
+    if copying:
+        console.print_memorisation(load(run_dir, ctx).memorisation())
+        return
     metrics = load(run_dir, ctx).evaluate(split, corpus=corpus, **options)
     click.echo(f"{metrics.source}: {metrics.chars:,} characters scored\n"
                f"loss        {metrics.loss:.4f} nats/char\n"

@@ -15,6 +15,7 @@ import numpy as np
 from mxnet import gluon
 
 from charrnn.machine import threads
+from charrnn.models.constraints import Guide, Rules
 from charrnn.text.batching import to_device
 from charrnn.text.corpus import CharVocab
 
@@ -113,23 +114,46 @@ def _nucleus(weights: np.ndarray, top_p: Setting) -> np.ndarray:
 def sample(model: gluon.HybridBlock, vocab: CharVocab, seed_ids: np.ndarray, length: int,
            num_samples: int = 1, temperature: float = UNSCALED, top_k: int = 0,
            greedy: bool = False, seed: int | None = None, top_p: float = 1.0,
-           ctx: mx.Context | None = None) -> Iterator[list[str]]:
-    """Yield, per step, the next character of each of `num_samples` continuations."""
+           ctx: mx.Context | None = None, rules: Rules | None = None) -> Iterator[list[str]]:
+    """Yield, per step, the next character of each of `num_samples` continuations; with
+    `rules` (constraints.py), only characters they allow, and "" for a continuation they have
+    ended (the steps end when every one has)."""
     rng = np.random.default_rng(seed)
     logits, state = prime(model, seed_ids, num_samples, ctx)
     stepper = model.stepper()
     stepper.set_state([s.asnumpy() for s in state])
     logits = logits.asnumpy()
+    guides = rules.guides(num_samples, length) if rules else []
     # BLAS threads: one for small models (two gain nothing at 256 units); for wider ones as
     # many as there are idle cores: on an idle machine two threads help a 2 x 512 LSTM (5,400
     # against 3,600 chars/s here), against a busy core they cost 7x.
     wide = max(p.shape[0] for p in model.collect_params().values()) >= 1536
     with threads.blas_threads(threads.free_cores() if wide else 1):
         for i in range(length):
+            if guides:
+                logits = np.where(allowed(guides, len(vocab)), logits, -np.inf)
             ids = choose(logits, rng, temperature, top_k, greedy, top_p)
-            yield [vocab.chars[k] for k in ids]
+            if guides:
+                yield [guided(guide, int(k), vocab) for guide, k in zip(guides, ids)]
+                if all(guide.finished for guide in guides):
+                    return
+            else:
+                yield [vocab.chars[k] for k in ids]
             if i + 1 < length:
                 logits = stepper.step(ids)
+
+
+def allowed(guides: Sequence[Guide], size: int) -> np.ndarray:
+    """Each row's allowed characters (a finished row: any, its draw is not used)."""
+    return np.stack([np.ones(size, dtype=bool) if guide.finished else guide.allowed()
+                     for guide in guides])
+
+
+def guided(guide: Guide, char: int, vocab: CharVocab) -> str:
+    if guide.finished:
+        return ""
+    guide.advance(char)
+    return vocab.chars[char]
 
 
 def characters(model: gluon.HybridBlock, vocab: CharVocab, seed_ids: np.ndarray, length: int,

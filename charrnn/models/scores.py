@@ -37,3 +37,31 @@ class Metrics:
         """loss, bpc, perplexity and accuracy, each name after `prefix` (as in JSON files)."""
         return {f"{prefix}loss": self.loss, f"{prefix}bpc": self.bpc,
                 f"{prefix}perplexity": self.perplexity, f"{prefix}accuracy": self.accuracy}
+
+
+@dataclass(frozen=True)
+class Memorisation:
+    """How much of what a model wrote at one temperature it copied from its corpus.
+
+    Attributes
+    ----------
+    temperature : float
+    chars : int
+        Characters written.
+    copied : int
+        Those inside a stretch of at least `min_length` characters found in the corpus.
+    longest : int
+        The longest such stretch (0: none), and `longest_text` its text.
+    """
+
+    temperature: float
+    chars: int
+    copied: int
+    longest: int
+    min_length: int
+    longest_text: str = ""
+
+    @property
+    def share(self) -> float:
+        """The share of written characters that lie inside a copied stretch."""
+        return self.copied / max(self.chars, 1)

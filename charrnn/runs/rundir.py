@@ -36,8 +36,9 @@ METRICS = "metrics.jsonl"
 SAMPLES = "samples.jsonl"
 CURVES = "curves.png"
 EVALUATION = "evaluation.json"
+COPY_INDEX = "copy-index.npz"
 LOCK = ".lock"
-RUN_FILES = (CONFIG, VOCAB, BEST, STATE, METRICS, SAMPLES, CURVES, EVALUATION)
+RUN_FILES = (CONFIG, VOCAB, BEST, STATE, METRICS, SAMPLES, CURVES, EVALUATION, COPY_INDEX)
 
 _UNREADABLE = (OSError, mx.base.MXNetError, ValueError, AssertionError, KeyError)
 # Locks this process holds, by run directory: kept open for as long as it writes the run.

@@ -12,7 +12,7 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import numpy as np
 from starlette.applications import Starlette
@@ -25,13 +25,15 @@ from starlette.routing import Route
 from charrnn.errors import CharrnnError
 from charrnn.inside import inspection
 from charrnn.models import count_parameters
+from charrnn.models.constraints import Constraints, Guide
 from charrnn.models.generation import TEMPERATURE
 from charrnn.runs import loading
 from charrnn.runs.rundir import BEST
 from charrnn.runs.summary import summarize
 from charrnn.serving.batcher import Batcher, Job, Sampling
-from charrnn.serving.game import PASSAGE, PASSAGE_TEMPERATURE, Game
+from charrnn.serving.game import PASSAGE, PASSAGE_MAX_COPY, PASSAGE_TEMPERATURE, Game
 from charrnn.serving.schema import (
+    CONSTRAINT_FIELDS,
     GUESS_FIELDS,
     INSPECT_FIELDS,
     MAX_BODY,
@@ -41,7 +43,7 @@ from charrnn.serving.schema import (
     generate_fields,
     parse,
 )
-from charrnn.trained import load
+from charrnn.trained import COPY_MIN, load
 
 PAGE = Path(__file__).parent / "page"
 INSIDE_PAGE = Path(inspection.__file__).parent / "page"  # the report's script, for the tab
@@ -52,7 +54,7 @@ class Service:
     """The model, its batcher and what the endpoints say about it."""
 
     def __init__(self, run_dir: Path, max_length: int, game_secret: bytes):
-        loaded = load(run_dir, "cpu")
+        self.model = loaded = load(run_dir, "cpu")
         model, self.vocab, run = loaded.network, loaded.vocab, loaded.run
         self.max_length = max_length
         self.batcher = Batcher(model, self.vocab)
@@ -91,6 +93,25 @@ class Service:
         job = Job(seed_ids, length, emit, stream=stream, **settings)
         self.batcher.submit(job)
         return job, events
+
+    async def guide(self, constraints: Constraints, length: int) -> Guide | None:
+        """One row's guide; constraints that cannot hold are a 422 naming them. The first
+        --max-copy builds (or reads) the corpus index: in a thread, the loop serves on."""
+        try:
+            rules = await run_in_threadpool(self.model.rules, constraints, length)
+        except CharrnnError as error:
+            raise BadRequest(str(error), _constraint_field(str(error))) from None
+        return rules.guides(1, length)[0] if rules else None
+
+    async def copies(self, text: str) -> list[dict[str, Any]]:
+        """The stretches of a generated text found in the corpus, for the page to mark."""
+        found = await run_in_threadpool(self.model.copies, text, COPY_MIN)
+        return [{"start": c.start, "end": c.end, "occurrences": c.occurrences,
+                 "context": c.context} for c in found]
+
+
+def _constraint_field(message: str) -> str | None:
+    return next((name for name in CONSTRAINT_FIELDS if f"({name})" in message), None)
 
 
 def _model_info(run_dir: Path, model, run) -> dict[str, Any]:
@@ -142,19 +163,28 @@ async def generate(request: Request) -> Response:
         random_seed = secrets.randbits(63)
     sampling = Sampling(fields["temperature"], fields["top_k"], fields["top_p"],
                         fields["greedy"])
+    constraints = Constraints(fields["pattern"], tuple(fields["stop_at"]), fields["ban"],
+                              fields["max_copy"])
+    guide = await service.guide(constraints, fields["length"])
     job, events = service.start(seed_ids, fields["length"], fields["stream"],
-                                sampling=sampling, random_seed=random_seed)
+                                sampling=sampling, random_seed=random_seed, guide=guide)
     about = {"seed": fields["seed"], "random_seed": random_seed}
+    copies = service.copies if fields["show_copied"] else None
     if fields["stream"]:
-        return StreamingResponse(_stream(job, events, about), media_type="text/event-stream",
+        return StreamingResponse(_stream(job, events, about, copies),
+                                 media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
     text, seconds = await result(events, "text")
-    return JSONResponse({"text": text, **about, "chars_per_s": round(len(text) / seconds, 1)})
+    found = {"copies": await copies(text)} if copies else {}
+    return JSONResponse({"text": text, **about, "chars_per_s": round(len(text) / seconds, 1),
+                         **found})
 
 
-async def _stream(job: Job, events: asyncio.Queue, about: dict) -> AsyncIterator[str]:
+async def _stream(job: Job, events: asyncio.Queue, about: dict,
+                  copies: Callable[[str], Awaitable[list]] | None) -> AsyncIterator[str]:
     """Server-sent events: `data: {"text": ...}` as characters come (those that arrived
-    together in one event), then `event: done` with the whole text and the speed."""
+    together in one event), then `event: done` with the whole text and the speed (and, when
+    asked, the stretches it copied)."""
     try:
         while True:
             kind, value = await events.get()
@@ -171,7 +201,8 @@ async def _stream(job: Job, events: asyncio.Queue, about: dict) -> AsyncIterator
                 return
             if kind == "text":
                 text, seconds = value
-                done = {"text": text, **about, "chars_per_s": round(len(text) / seconds, 1)}
+                done = {"text": text, **about, "chars_per_s": round(len(text) / seconds, 1),
+                        **({"copies": await copies(text)} if copies else {})}
                 yield f"event: done\ndata: {json.dumps(done)}\n\n"
                 return
     finally:
@@ -216,8 +247,10 @@ async def game_round(request: Request) -> Response:
         raise BadRequest("the game needs the run's corpus, which this server could not find",
                          status=404)
     round_id, context, passage = service.game.deal(np.random.default_rng())
-    if passage is None:
-        _, events = service.start(context, PASSAGE, sampling=Sampling(PASSAGE_TEMPERATURE))
+    if passage is None:  # the model's own words: no stretch of the corpus past a few words
+        guide = await service.guide(Constraints(max_copy=PASSAGE_MAX_COPY), PASSAGE)
+        _, events = service.start(context, PASSAGE, sampling=Sampling(PASSAGE_TEMPERATURE),
+                                  guide=guide)
         passage, _ = await result(events, "text")
     return JSONResponse({"round": round_id, "text": passage})
 

@@ -24,8 +24,10 @@ from typing import Callable, List, Tuple
 
 import numpy as np
 
+from charrnn.errors import CharrnnError
 from charrnn.machine import threads
 from charrnn.models import CharModel
+from charrnn.models.constraints import Guide
 from charrnn.models.generation import UNSCALED, choose
 from charrnn.text.corpus import CharVocab
 
@@ -53,6 +55,7 @@ class Job:
     random_seed: int | None = None
     stream: bool = False
     cancelled: bool = False
+    guide: Guide | None = None  # its constraints, if any: the row ends when they say
 
 
 # The model's state (batch of one) and logits after reading a seed.
@@ -194,20 +197,40 @@ class Batcher:
         if sampling:
             rows = [self.rows[i] for i in sampling]
             settings = [row.job.sampling for row in rows]
-            inputs[sampling] = choose(logits[sampling], [row.rng for row in rows],
+            inputs[sampling] = choose(self._allowed(logits[sampling], rows, sampling, finished),
+                                      [row.rng for row in rows],
                                       *(_one_or_each([getattr(s, name) for s in settings])
                                         for name in ("temperature", "top_k", "greedy", "top_p")))
             for i, row in zip(sampling, rows):
-                if self._take(row, int(inputs[i])):
+                if i not in finished and self._take(row, int(inputs[i])):
                     finished.add(i)
         return inputs, finished
+
+    def _allowed(self, logits: np.ndarray, rows: list[_Row], indices: list[int],
+                 finished: set[int]) -> np.ndarray:
+        """The rows' logits with what their constraints forbid taken out; a row whose
+        constraints leave nothing fails alone."""
+        if not any(row.job.guide for row in rows):
+            return logits
+        allowed = np.ones(logits.shape, dtype=bool)
+        for k, (i, row) in enumerate(zip(indices, rows)):
+            if row.job.guide:
+                try:
+                    allowed[k] = row.job.guide.allowed()
+                except CharrnnError as error:
+                    row.job.emit("error", str(error))
+                    finished.add(i)
+        return np.where(allowed, logits, -np.inf)
 
     def _take(self, row: _Row, char_id: int) -> bool:
         """Record a row's chosen character; whether that was its last."""
         row.chosen.append(char_id)
         if row.job.stream:
             row.job.emit("char", self.vocab.chars[char_id])
-        if len(row.chosen) < row.job.length:
+        guide = row.job.guide
+        if guide:
+            guide.advance(char_id)
+        if not (guide.finished if guide else len(row.chosen) >= row.job.length):
             return False
         row.job.emit("text", (self.vocab.decode(row.chosen), time.perf_counter() - row.started))
         return True

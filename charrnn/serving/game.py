@@ -18,6 +18,9 @@ ANSWERS = ("human", "machine")
 PASSAGE = 240  # characters shown
 CONTEXT = 200  # characters of the test split the model reads before writing its passage
 PASSAGE_TEMPERATURE = 0.75
+# The machine's passages copy no stretch of the corpus longer than this (about three words):
+# a passage that quotes the corpus would be a human's passage.
+PASSAGE_MAX_COPY = 16
 
 
 class Game:

@@ -91,9 +91,16 @@ def generate_fields(max_length: int) -> dict[str, Field]:
         "greedy": Field(bool, False),
         "random_seed": Field(int, None, 0, 2**63 - 1, nullable=True),
         "stream": Field(bool, False),
+        # Constraints (models/constraints.py) and the copy meter (text/index.py).
+        "pattern": Field(str, None, nullable=True),
+        "stop_at": Field(list, []),
+        "ban": Field(str, ""),
+        "max_copy": Field(int, 0, 0, 1_000_000),
+        "show_copied": Field(bool, False),
     }
 
 
+CONSTRAINT_FIELDS = ("pattern", "stop_at", "ban", "max_copy")
 NEXT_FIELDS = {"text": Field(str, REQUIRED), "k": Field(int, 5, 1, 1000)}
 GUESS_FIELDS = {"round": Field(str, REQUIRED), "guess": Field(str, REQUIRED)}
 

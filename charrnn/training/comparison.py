@@ -21,7 +21,7 @@ from charrnn.models.generation import SAMPLE_LENGTH
 from charrnn.runs.plots import plot_runs
 from charrnn.runs.rundir import BEST, STATE, RunDir
 from charrnn.text.corpus import load_corpus
-from charrnn.trained import load
+from charrnn.trained import COPY_MIN, load
 from charrnn.training import lifecycle
 from charrnn.training.loop import train_locked
 from charrnn.training.progress import INTERRUPTED
@@ -81,12 +81,14 @@ def result_row(path: Path, seed_text: str, temperature: float,
     test = model.evaluate("test", record=True)
     text = model.generate(seed_text, SAMPLE_LENGTH, temperature=temperature, seed=0,
                           skip_unknown=True)
+    [copying] = model.memorisation([temperature], length=400, count=16)
     return {"model": config.model, "hidden": config.hidden, "layers": config.layers,
             "parameters": summary.parameters, "epochs": summary.last["epoch"],
             "wall_time_s": summary.last["elapsed"],
             "train_chars_per_s": round(summary.mean_chars_per_s),
             "val_bpc": summary.best_val_bpc, "test_bpc": test.bpc,
-            "test_accuracy": test.accuracy, "sample": text,
+            "test_accuracy": test.accuracy, "copied": copying.share,
+            "longest_copy": copying.longest, "sample": text,
             "run": str(path), "curve": [{k: r[k] for k in ("epoch", "elapsed", "val_bpc")}
                                         for r in metrics]}
 
@@ -143,20 +145,25 @@ def write_report(out: Path, rows: list[dict], command: str, seed_text: str,
 def markdown(report: dict) -> str:
     return (f"# charrnn compare\n\n```\n{report['command']}\n```\n\n"
             f"Machine: {report['machine']}. Samples: {SAMPLE_LENGTH} characters from "
-            f"\"{report['seed_text']}\" at temperature {report['temperature']}.\n\n"
+            f"\"{report['seed_text']}\" at temperature {report['temperature']}. Copied: the "
+            f"share of 16 continuations of 400 characters at that temperature inside "
+            f"stretches of {COPY_MIN}+ characters found in the corpus, and the longest.\n\n"
             + results_table(report["models"], with_samples=True) + "\n")
 
 
 def results_table(rows: list[dict], with_samples: bool = False) -> str:
     """The comparison as a Markdown table (the samples as a last column if asked)."""
     head = ("| model | hidden | parameters | epochs | wall time | train chars/s | val bpc "
-            "| test bpc | test accuracy |")
+            "| test bpc | test accuracy | copied |")
     lines = [head + (" sample |" if with_samples else ""),
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---|" if with_samples else "")]
+             "|---" + "|---:" * 9 + "|" + ("---|" if with_samples else "")]
     for r in rows:
+        copied = (f"{r['copied']:.1%} (longest {r['longest_copy']})" if "copied" in r
+                  else "")  # reports written before the copy meter have none
         line = (f"| {r['model']} | {r['hidden']} | {r['parameters']:,} | {r['epochs']} "
                 f"| {r['wall_time_s']:.0f} s | {r['train_chars_per_s']:,} "
-                f"| {r['val_bpc']:.3f} | {r['test_bpc']:.3f} | {r['test_accuracy']:.1%} |")
+                f"| {r['val_bpc']:.3f} | {r['test_bpc']:.3f} | {r['test_accuracy']:.1%} "
+                f"| {copied} |")
         if with_samples:
             text = r["sample"].replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ⏎ ")
             line += f" {text} |"

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import click
 
 from charrnn.machine.notebook import in_notebook, progress_bar
-from charrnn.models.scores import bits
+from charrnn.models.scores import Memorisation, bits
+from charrnn.text.index import Copy
 from charrnn.training.reporter import Reporter
 
 
@@ -101,6 +102,47 @@ def print_samples(texts: list[str]) -> None:
         if len(texts) > 1:
             click.echo(f"--- sample {i} ---")
         click.echo(text)
+
+
+def print_copied(seed: str, continuation: str, copies: Sequence[Copy], number: int) -> None:
+    """A continuation with the stretches it copied from the corpus marked: in colour on a
+    terminal, in [[double brackets]] otherwise; then the longest."""
+    if number:
+        click.echo(f"--- sample {number} ---")
+    colour = click.get_text_stream("stdout").isatty()
+    marked, at = [seed], 0
+    for start, end in _merged((c.start, c.end) for c in copies):
+        span = continuation[start:end]
+        marked += [continuation[at:start],
+                   click.style(span, fg="black", bg="yellow") if colour else f"[[{span}]]"]
+        at = end
+    click.echo("".join([*marked, continuation[at:]]))
+    longest = max(copies, key=lambda c: c.length, default=None)
+    click.echo(f"copied: {len(copies)} stretch{'es' * (len(copies) != 1)} of the corpus"
+               + (f", the longest {longest.length} characters "
+                  f"({continuation[longest.start:longest.end]!r})" if longest else ""),
+               err=True)
+
+
+def print_memorisation(rows: Sequence[Memorisation]) -> None:
+    click.echo(f"{'temperature':>11}  {'written':>8}  {'copied':>7}  {'longest':>7}  "
+               "longest stretch")
+    for row in rows:
+        click.echo(f"{row.temperature:>11g}  {row.chars:>8,}  {row.share:>7.1%}  "
+                   f"{row.longest:>7}  {row.longest_text!r}")
+    click.echo(f"(copied: characters inside stretches of {rows[0].min_length}+ characters "
+               "found verbatim in the corpus)" if rows else "")
+
+
+def _merged(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping spans as one (copies may overlap)."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def print_inspection(source: str, figures: dict) -> None:

@@ -106,7 +106,9 @@ async function continueText() {
   $("stop").disabled = false;
   $("status").textContent = "writing…";
   const body = {seed: known(text.value), length: Number($("length").value),
-                temperature: Number($("temperature").value), stream: true};
+                temperature: Number($("temperature").value), stream: true, show_copied: true};
+  if ($("pattern").value) body.pattern = $("pattern").value;
+  $("copied").hidden = true;
   try {
     const response = await fetch("/generate", {method: "POST",
       headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
@@ -125,6 +127,7 @@ async function continueText() {
         if (event.startsWith("event: done")) {
           $("status").textContent = `${data.text.length} characters, ` +
             `${Math.round(data.chars_per_s).toLocaleString()} chars/s`;
+          showCopied(data.text, data.copies || []);
         } else if (event.startsWith("event: error")) {
           throw new Error(data.error);
         } else {
@@ -141,6 +144,31 @@ async function continueText() {
     $("stop").disabled = true;
     suggest();
   }
+}
+
+// What the continuation copied from the training text: each stretch marked, the corpus
+// around it on hover.
+function showCopied(written, copies) {
+  const marked = [];
+  let at = 0;
+  for (const copy of copies) {
+    const start = Math.max(copy.start, at);
+    if (copy.end <= start) continue;  // inside the stretch before (copies may overlap)
+    marked.push(document.createTextNode(written.slice(at, start)));
+    const mark = document.createElement("mark");
+    mark.textContent = written.slice(start, copy.end);
+    mark.title = `in the training text${copy.occurrences > 1 ? ` (${copy.occurrences} times)` : ""}:\n…${copy.context}…`;
+    marked.push(mark);
+    at = copy.end;
+  }
+  marked.push(document.createTextNode(written.slice(at)));
+  $("copied-text").replaceChildren(...marked);
+  const longest = Math.max(0, ...copies.map((c) => c.end - c.start));
+  $("copied-summary").textContent = copies.length
+    ? `Copied from the training text (marked; hover for where): ${copies.length} ` +
+      `stretch${copies.length > 1 ? "es" : ""}, the longest ${longest} characters.`
+    : "Nothing of 20 characters or more was copied from the training text.";
+  $("copied").hidden = false;
 }
 
 $("continue").addEventListener("click", continueText);
