@@ -100,9 +100,10 @@ bench-peer: $(STAMP)
 	$(PY) -m pip install --quiet torch==2.13.0 || $(PY) -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu
 	$(PY) -m benchmarks --peer $(if $(QUICK),--quick) $(ARGS)
 
-# 8 clients asking for 200 characters for 20 s against `charrnn serve` on a free port.
+# 1 and 8 clients asking for 200 characters for 20 s against `charrnn serve` on a free port,
+# make train's model (if trained) and the shipped one, stepped by onnxruntime and by NumPy.
 bench-serve: $(STAMP)
-	$(PY) -m benchmarks.serve_load $(MODEL) $(ARGS)
+	$(PY) -m benchmarks.serve_load $(if $(wildcard $(RUN)/model.params),$(RUN)) $(PRETRAINED) $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(ARGS)

@@ -26,15 +26,19 @@ PRETRAINED = REPO / "params" / "nietzsche-pretrained"
 SEQ_LEN = 100
 
 
-def median_rate(run_chunk: Callable[[], float], chunks: int, warmup: int = 1) -> float:
-    """Median of units/second over timed chunks; `run_chunk` does the work, returns units."""
+def median_rate(run_chunk: Callable[[], float | tuple[float, float]], chunks: int,
+                warmup: int = 1) -> float:
+    """Median of units/second over timed chunks; `run_chunk` does the work and returns the
+    units, or the units and the seconds that count (when it times only a part itself)."""
     for _ in range(warmup):
         run_chunk()
     rates = []
     for _ in range(chunks):
         start = time.perf_counter()
-        units = run_chunk()
-        rates.append(units / (time.perf_counter() - start))
+        done = run_chunk()
+        units, seconds = done if isinstance(done, tuple) else (done,
+                                                               time.perf_counter() - start)
+        rates.append(units / seconds)
     return statistics.median(rates)
 
 

@@ -23,7 +23,8 @@ def body(**fields) -> bytes:
 def test_defaults_are_filled_in():
     fields = parse(body(seed="Hi"), generate_fields(MAX_LENGTH))
     assert fields == {"seed": "Hi", "length": 200, "temperature": 1.0, "top_k": 0, "top_p": 1.0,
-                      "greedy": False, "random_seed": None, "stream": False}
+                      "greedy": False, "random_seed": None, "stream": False, "pattern": None,
+                      "stop_at": [], "ban": "", "max_copy": 0, "show_copied": False}
     assert parse(body(text="a"), INSPECT_FIELDS) == {"text": "a", "units": [],
                                                      "figures": False}
 

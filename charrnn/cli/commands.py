@@ -17,6 +17,7 @@ from charrnn.cli.options import Duration, setting_options, typed
 from charrnn.config import MODELS
 from charrnn.errors import CharrnnError, UsageError
 from charrnn.exporting import FORMATS
+from charrnn.exporting.runtime import ENGINES
 from charrnn.models.generation import SAMPLING, TEMPERATURE
 from charrnn.runs import bundled
 from charrnn.serving.schema import MAX_LENGTH
@@ -321,11 +322,15 @@ def export(run_dir: Path, out: Path, formats: tuple[str, ...], overwrite: bool) 
 @click.option("--max-length", type=click.IntRange(1, 100_000), default=MAX_LENGTH,
               show_default=True,
               help="Most characters one request may ask for.")
-def serve(run_dir: Path, host: str, port: int, workers: int, max_length: int) -> None:
+@click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
+              help="What steps the batch: onnxruntime (the model's ONNX step graph; auto "
+                   "where it is installed) or NumPy.")
+def serve(run_dir: Path, host: str, port: int, workers: int, max_length: int,
+          engine: str) -> None:
     """Serve the model in RUN_DIR: a JSON API and a page with a predictive keyboard, streamed
     generation and a human-or-machine game (needs the serve extra)."""
     from charrnn.serving.server import run_server
-    run_server(run_dir, host, port, workers, max_length)
+    run_server(run_dir, host, port, workers, max_length, engine)
 
 
 # -- compare --------------------------------------------------------------------------------

@@ -22,7 +22,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from charrnn.config import to_dict
 from charrnn.errors import CharrnnError
+from charrnn.exporting import runtime
 from charrnn.inside import inspection
 from charrnn.models import count_parameters
 from charrnn.models.constraints import Constraints, Guide
@@ -53,12 +55,16 @@ log = logging.getLogger("charrnn.serve")
 class Service:
     """The model, its batcher and what the endpoints say about it."""
 
-    def __init__(self, run_dir: Path, max_length: int, game_secret: bytes):
+    def __init__(self, run_dir: Path, max_length: int, game_secret: bytes,
+                 engine: str = "auto"):
         self.model = loaded = load(run_dir, "cpu")
         model, self.vocab, run = loaded.network, loaded.vocab, loaded.run
         self.max_length = max_length
-        self.batcher = Batcher(model, self.vocab)
-        self.info = _model_info(run_dir, model, run)
+        self.engine = runtime.choose(engine)
+        stepper = (runtime.OnnxStepper(model, to_dict(loaded.config), list(self.vocab.chars))
+                   if self.engine == "onnxruntime" else None)
+        self.batcher = Batcher(model, self.vocab, stepper)
+        self.info = {**_model_info(run_dir, model, run), "engine": self.engine}
         self.inside = inspection.inspected(self.info["run"], model, self.vocab, run)
         try:
             test = loading.training_corpus(run, self.vocab).part("test")
@@ -270,7 +276,8 @@ async def game_guess(request: Request) -> Response:
 async def healthz(request: Request) -> Response:
     batcher = request.app.state.service.batcher
     return JSONResponse({"status": "ok", "in_flight": batcher.in_flight,
-                         "largest_batch": batcher.largest_batch})
+                         "largest_batch": batcher.largest_batch,
+                         "engine": request.app.state.service.engine})
 
 
 async def model_info(request: Request) -> Response:
@@ -297,7 +304,7 @@ async def _crashed(request: Request, error: Exception) -> Response:
 
 
 def create_app(run_dir: Path, max_length: int = MAX_LENGTH, game_secret: bytes | None = None,
-               ) -> Starlette:
+               engine: str = "auto") -> Starlette:
     app = Starlette(routes=[
         Route("/", _page("index.html", "text/html")),
         Route("/app.js", _page("app.js", "text/javascript")),
@@ -314,7 +321,7 @@ def create_app(run_dir: Path, max_length: int = MAX_LENGTH, game_secret: bytes |
     ], exception_handlers={BadRequest: _refused, HTTPException: _http_error,
                            Exception: _crashed})
     app.state.service = Service(Path(run_dir), max_length,
-                                game_secret or secrets.token_bytes(32))
+                                game_secret or secrets.token_bytes(32), engine)
     return app
 
 
@@ -323,4 +330,5 @@ def app_from_environment() -> Starlette:
     and the game's key come from the parent, so any worker can score any round."""
     return create_app(Path(os.environ["CHARRNN_SERVE_RUN"]),
                       int(os.environ["CHARRNN_SERVE_MAX_LENGTH"]),
-                      bytes.fromhex(os.environ["CHARRNN_SERVE_SECRET"]))
+                      bytes.fromhex(os.environ["CHARRNN_SERVE_SECRET"]),
+                      os.environ["CHARRNN_SERVE_ENGINE"])

@@ -26,7 +26,7 @@ import numpy as np
 
 from charrnn.errors import CharrnnError
 from charrnn.machine import threads
-from charrnn.models import CharModel
+from charrnn.models import CharModel, Stepper
 from charrnn.models.constraints import Guide
 from charrnn.models.generation import UNSCALED, choose
 from charrnn.text.corpus import CharVocab
@@ -94,9 +94,9 @@ KEPT_LOOKBACK = 32  # how many characters shorter a kept prefix may be
 class Batcher:
     """Owns the model's step form; `submit` from any thread."""
 
-    def __init__(self, model: CharModel, vocab: CharVocab):
+    def __init__(self, model: CharModel, vocab: CharVocab, stepper: Stepper | None = None):
         self.vocab = vocab
-        self.stepper = model.stepper()
+        self.stepper = stepper or model.stepper()  # or onnxruntime's (exporting/runtime.py)
         self.empty_row = [s.asnumpy() for s in model.begin_state(1)]
         self.batch_axes = [info["__layout__"].find("N") for info in model.state_info()]
         self.incoming: queue.SimpleQueue[Job] = queue.SimpleQueue()

@@ -9,10 +9,12 @@ from pathlib import Path
 
 from charrnn.api import Run
 from charrnn.errors import CharrnnError
+from charrnn.exporting import runtime
 from charrnn.runs.bundled import run_path
 
 
-def run_server(run_dir: Path, host: str, port: int, workers: int, max_length: int) -> None:
+def run_server(run_dir: Path, host: str, port: int, workers: int, max_length: int,
+               engine: str = "auto") -> None:
     try:
         import uvicorn
 
@@ -20,6 +22,7 @@ def run_server(run_dir: Path, host: str, port: int, workers: int, max_length: in
     except ImportError as error:
         raise CharrnnError(f"charrnn serve needs the serve extra ({error.name} is missing): "
                            "pip install 'charrnn[serve]', or run make serve.") from None
+    engine = runtime.choose(engine)
     run_dir = run_path(run_dir)  # a shipped model's name: its folder, for every worker
     summary = Run(run_dir).summary  # the run directory checked, nothing loaded yet
     _check_port_free(host, port)
@@ -27,15 +30,15 @@ def run_server(run_dir: Path, host: str, port: int, workers: int, max_length: in
     address = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
     print(f"serving {run_dir} ({settings.layers} x {settings.hidden} {settings.model}, "
           f"{summary.parameters:,} parameters) at {address} with {workers} "
-          f"worker{'s' * (workers != 1)}; Ctrl-C stops", flush=True)
+          f"worker{'s' * (workers != 1)}, stepped by {engine}; Ctrl-C stops", flush=True)
     options = {"host": host, "port": port, "log_level": "warning", "access_log": False}
     secret = secrets.token_bytes(32)
     if workers == 1:
-        uvicorn.run(create_app(run_dir, max_length, secret), **options)
+        uvicorn.run(create_app(run_dir, max_length, secret, engine), **options)
         return
     os.environ.update(CHARRNN_SERVE_RUN=str(Path(run_dir).resolve()),
                       CHARRNN_SERVE_MAX_LENGTH=str(max_length),
-                      CHARRNN_SERVE_SECRET=secret.hex())
+                      CHARRNN_SERVE_SECRET=secret.hex(), CHARRNN_SERVE_ENGINE=engine)
     uvicorn.run("charrnn.serving.app:app_from_environment", factory=True, workers=workers,
                 **options)
 
