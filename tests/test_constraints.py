@@ -37,6 +37,8 @@ def test_fifty_sampled_and_twenty_greedy_continuations_match_the_pattern_in_full
 def test_top_k_top_p_and_a_short_length_keep_to_the_pattern(shipped):
     texts = shipped.samples("\n", 30, 10, top_k=3, top_p=0.9, seed=1, pattern=r"[a-z ]{5,}!")
     assert all(re.fullmatch(r"[a-z ]{5,}!", text[1:]) and len(text) <= 31 for text in texts)
+    anchored = shipped.generate("He", 40, seed=2, pattern=r"^ \w+( \w+)*\.$")  # ^ $: said
+    assert re.fullmatch(r" \w+( \w+)*\.", anchored[2:])
 
 
 def test_stop_at_ends_each_sample_at_its_first_period_and_ban_removes_a_letter(shipped):
@@ -112,9 +114,16 @@ def test_the_index_of_a_vocabulary_wider_than_a_byte_finds_what_it_holds():
 def test_a_stale_or_damaged_index_is_built_again(shipped):
     path = shipped.path / COPY_INDEX
     shipped.generate("The ", 50, max_copy=20)
-    path.write_bytes(b"not an index")
+    with np.load(path) as saved:
+        suffixes = saved["suffixes"]
+    np.savez(path, suffixes=suffixes[::-1].copy(),  # the index of another corpus, by its hash
+             sha256=np.frombuffer(b"0" * 64, dtype=np.uint8))
     again = charrnn.load(shipped.path)
     assert again.copies(CORPUS[1000:1100])[0].length == 100
+    with np.load(path) as saved:
+        assert np.array_equal(saved["suffixes"], suffixes)  # built again and kept
+    path.write_bytes(b"not an index")
+    assert charrnn.load(shipped.path).copies(CORPUS[1000:1100])[0].length == 100
     assert path.stat().st_size > 1_000_000  # written anew
 
 

@@ -71,6 +71,9 @@ class Automaton:
 
 
 def _parse(pattern: str):
+    """The pattern's automaton. A leading ^ and a trailing $ say what matching in full says
+    already, and are dropped; \\w, \\d and \\s are ASCII's (as re.ASCII has them), so what
+    the automaton allows re.fullmatch accepts."""
     try:
         re.compile(pattern)
     except re.error as error:
@@ -78,6 +81,10 @@ def _parse(pattern: str):
                          f"{error}.") from None
     import interegular
 
+    if pattern.startswith("^"):
+        pattern = pattern[1:]
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1]
     try:
         return interegular.parse_pattern(pattern).to_fsm()
     except (interegular.patterns.Unsupported, interegular.patterns.InvalidSyntax) as error:

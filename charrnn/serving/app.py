@@ -141,6 +141,8 @@ async def result(events: asyncio.Queue, wanted: str) -> Any:
         kind, value = await events.get()
         if kind == wanted:
             return value
+        if kind == "refused":
+            raise BadRequest(value)
         if kind == "error":
             raise RuntimeError(value)
 
@@ -202,7 +204,7 @@ async def _stream(job: Job, events: asyncio.Queue, about: dict,
                 kind, value = events.get_nowait()
             if chunk:
                 yield f"data: {json.dumps({'text': ''.join(chunk)})}\n\n"
-            if kind == "error":
+            if kind in ("error", "refused"):
                 yield f"event: error\ndata: {json.dumps({'error': value})}\n\n"
                 return
             if kind == "text":

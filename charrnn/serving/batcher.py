@@ -45,7 +45,8 @@ class Job:
     """One request: `length` characters after `seed_ids`, or with length 0 the probabilities
     of the next character. `emit(event, value)` is called from the batcher's thread:
     ("char", c) for each character when `stream`, then ("text", (text, seconds)) or
-    ("next", probabilities), or ("error", message). Setting `cancelled` drops the row at the
+    ("next", probabilities), or ("error", message), or ("refused", message) when its
+    constraints leave no character. Setting `cancelled` drops the row at the
     next step."""
 
     seed_ids: np.ndarray
@@ -217,8 +218,8 @@ class Batcher:
             if row.job.guide:
                 try:
                     allowed[k] = row.job.guide.allowed()
-                except CharrnnError as error:
-                    row.job.emit("error", str(error))
+                except CharrnnError as error:  # the request's fault: a 422, not a 500
+                    row.job.emit("refused", str(error))
                     finished.add(i)
         return np.where(allowed, logits, -np.inf)
 
