@@ -15,7 +15,7 @@ import numpy as np
 from mxnet import gluon
 
 from charrnn.machine import threads
-from charrnn.models.constraints import Guide, Rules
+from charrnn.models.constraints import Rules
 from charrnn.text.batching import to_device
 from charrnn.text.corpus import CharVocab
 
@@ -117,13 +117,14 @@ def sample(model: gluon.HybridBlock, vocab: CharVocab, seed_ids: np.ndarray, len
            ctx: mx.Context | None = None, rules: Rules | None = None) -> Iterator[list[str]]:
     """Yield, per step, the next character of each of `num_samples` continuations; with
     `rules` (constraints.py), only characters they allow, and "" for a continuation they have
-    ended (the steps end when every one has)."""
+    ended, which leaves the batch (the steps end when every one has)."""
     rng = np.random.default_rng(seed)
     logits, state = prime(model, seed_ids, num_samples, ctx)
     stepper = model.stepper()
     stepper.set_state([s.asnumpy() for s in state])
     logits = logits.asnumpy()
     guides = rules.guides(num_samples, length) if rules else []
+    rows = list(range(num_samples))  # the continuations still written, in the batch's order
     # BLAS threads: one for small models (two gain nothing at 256 units); for wider ones as
     # many as there are idle cores: on an idle machine two threads help a 2 x 512 LSTM (5,400
     # against 3,600 chars/s here), against a busy core they cost 7x.
@@ -131,29 +132,32 @@ def sample(model: gluon.HybridBlock, vocab: CharVocab, seed_ids: np.ndarray, len
     with threads.blas_threads(threads.free_cores() if wide else 1):
         for i in range(length):
             if guides:
-                logits = np.where(allowed(guides, len(vocab)), logits, -np.inf)
+                allowed = np.stack([guides[row].allowed() for row in rows])
+                logits = np.where(allowed, logits, -np.inf)
             ids = choose(logits, rng, temperature, top_k, greedy, top_p)
-            if guides:
-                yield [guided(guide, int(k), vocab) for guide, k in zip(guides, ids)]
-                if all(guide.finished for guide in guides):
-                    return
-            else:
+            if not guides:
                 yield [vocab.chars[k] for k in ids]
+            else:
+                chars = [""] * num_samples
+                for row, k in zip(rows, ids):
+                    guides[row].advance(int(k))
+                    chars[row] = vocab.chars[k]
+                yield chars
+                going = [j for j, row in enumerate(rows) if not guides[row].finished]
+                if not going:
+                    return
+                if len(going) < len(rows):
+                    rows, ids = [rows[j] for j in going], ids[going]
+                    _keep_rows(model, stepper, going)
             if i + 1 < length:
                 logits = stepper.step(ids)
 
 
-def allowed(guides: Sequence[Guide], size: int) -> np.ndarray:
-    """Each row's allowed characters (a finished row: any, its draw is not used)."""
-    return np.stack([np.ones(size, dtype=bool) if guide.finished else guide.allowed()
-                     for guide in guides])
-
-
-def guided(guide: Guide, char: int, vocab: CharVocab) -> str:
-    if guide.finished:
-        return ""
-    guide.advance(char)
-    return vocab.chars[char]
+def _keep_rows(model: gluon.HybridBlock, stepper, rows: list[int]) -> None:
+    """Only `rows` of the stepper's batch go on (a finished continuation stops costing)."""
+    axes = [info["__layout__"].find("N") for info in model.state_info()]
+    stepper.set_state([np.take(s, rows, axis=axis)
+                       for s, axis in zip(stepper.get_state(), axes)])
 
 
 def characters(model: gluon.HybridBlock, vocab: CharVocab, seed_ids: np.ndarray, length: int,
