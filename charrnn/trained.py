@@ -22,7 +22,7 @@ from charrnn.runs import copying, loading
 from charrnn.runs.rundir import RunDir
 from charrnn.runs.summary import Summary, summarize
 from charrnn.text.corpus import SPLITS, CharVocab, PathLike, decode_text
-from charrnn.text.index import Copy, CorpusIndex
+from charrnn.text.index import Copy, CorpusIndex, merged
 
 LENGTH = 300  # characters generated: generate's default, and the sample that ends a training
 DYNAMIC_LR = evaluation.DYNAMIC_LR  # the defaults of evaluate and inspect
@@ -267,12 +267,11 @@ class Model:
         """
         if min_length < 1:
             raise UsageError(f"min_length must be at least 1, not {min_length}.")
-        ids = self._text_ids(text)[0]
-        corpus = loading.training_corpus(self.run, self.vocab)
+        index = self.copy_index()  # the corpus is read once, with it
         return [dataclasses.replace(copy, context=self.vocab.decode(
-                    corpus.ids[max(copy.source - CONTEXT, 0):
-                               copy.source + copy.length + CONTEXT]))
-                for copy in self.copy_index().copies(ids, min_length)]
+                    index.ids[max(copy.source - CONTEXT, 0):
+                              copy.source + copy.length + CONTEXT]))
+                for copy in index.copies(self._text_ids(text)[0], min_length)]
 
     def memorisation(self, temperatures: Sequence[float] = MEMORISATION_TEMPERATURES, *,
                      length: int = 400, count: int = 32, seed: int = 0,
@@ -314,7 +313,7 @@ class Model:
                     continuation = text[len(opening):]
                     copies = self.copies(continuation, min_length)
                     written += len(continuation)
-                    copied += len(set().union(*(range(c.start, c.end) for c in copies)))
+                    copied += sum(end - start for start, end in merged(copies))
                     best = max(copies, key=lambda c: c.length, default=None)
                     if best and (longest is None or best.length > longest[0]):
                         longest = (best.length, continuation[best.start:best.end])

@@ -342,7 +342,7 @@ def test_a_constrained_row_amid_others_writes_what_generate_writes():
     texts: dict[int, str] = {}
     finished = threading.Semaphore(0)
     rules = model.rules(Constraints(PATTERN), 150)
-    jobs = [("He said: ", 150, Sampling(0.8), 3, rules.guides(1, 150)[0]),
+    jobs = [("He said: ", 150, Sampling(0.8), 3, rules.guides(1)[0]),
             ("Truth is", 60, Sampling(0.7, top_k=10), 5, None)]
     for index, (seed, length, sampling, random_seed, guide) in enumerate(jobs):
         def emit(kind, value, index=index):

@@ -112,17 +112,16 @@ class Guide:
     """One continuation's constraints as it grows: the characters allowed next, and whether
     it is finished (a stop text reached, or a pattern that admits nothing more)."""
 
-    def __init__(self, rules: Rules, length: int):
-        self.rules, self.left = rules, length
+    def __init__(self, rules: Rules):
+        self.rules, self.left = rules, rules.length
         self.state = rules.automaton.start if rules.automaton else 0
         self.text: list[int] = []
         self.finished = False
 
     def allowed(self) -> np.ndarray:
         rules = self.rules
-        mask = rules.allowed.copy()
-        if rules.automaton:
-            mask &= rules.automaton.allowed(self.state, self.left)
+        mask = (rules.allowed & rules.automaton.allowed(self.state, self.left)
+                if rules.automaton else rules.allowed.copy())
         if rules.index is not None and len(self.text) >= rules.max_copy:
             window = self.text[len(self.text) - rules.max_copy:]
             mask[rules.index.followers(window)] = False
@@ -153,7 +152,7 @@ class Rules:
 
     def __init__(self, constraints: Constraints, vocab: CharVocab, length: int,
                  index: CorpusIndex | None = None):
-        self.vocab, self.max_copy = vocab, constraints.max_copy
+        self.vocab, self.length, self.max_copy = vocab, length, constraints.max_copy
         self.allowed = np.ones(len(vocab), dtype=bool)
         for char in constraints.ban:
             if char in vocab.chars:
@@ -195,5 +194,5 @@ class Rules:
         return any(len(text) >= len(stop) and list(text[-len(stop):]) == stop
                    for stop in self.stops)
 
-    def guides(self, count: int, length: int) -> list[Guide]:
-        return [Guide(self, length) for _ in range(count)]
+    def guides(self, count: int) -> list[Guide]:
+        return [Guide(self) for _ in range(count)]

@@ -123,7 +123,7 @@ def sample(model: gluon.HybridBlock, vocab: CharVocab, seed_ids: np.ndarray, len
     stepper = model.stepper()
     stepper.set_state([s.asnumpy() for s in state])
     logits = logits.asnumpy()
-    guides = rules.guides(num_samples, length) if rules else []
+    guides = rules.guides(num_samples) if rules else []
     rows = list(range(num_samples))  # the continuations still written, in the batch's order
     # BLAS threads: one for small models (two gain nothing at 256 units); for wider ones as
     # many as there are idle cores: on an idle machine two threads help a 2 x 512 LSTM (5,400

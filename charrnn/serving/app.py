@@ -107,7 +107,7 @@ class Service:
             rules = await run_in_threadpool(self.model.rules, constraints, length)
         except CharrnnError as error:
             raise BadRequest(str(error), _constraint_field(str(error))) from None
-        return rules.guides(1, length)[0] if rules else None
+        return rules.guides(1)[0] if rules else None
 
     async def copies(self, text: str) -> list[dict[str, Any]]:
         """The stretches of a generated text found in the corpus, for the page to mark."""

@@ -51,6 +51,7 @@ class CorpusIndex:
     def __init__(self, ids: np.ndarray, suffixes: np.ndarray):
         self.width = 1 if len(ids) == 0 or int(np.max(ids)) < 256 else 2
         self.data = np.asarray(ids).astype(f">u{self.width}").tobytes()
+        self.ids = np.frombuffer(self.data, dtype=f">u{self.width}")  # the corpus, as ids
         self.length = len(ids)
         self.suffixes = suffixes
 
@@ -99,8 +100,7 @@ class CorpusIndex:
         after = after[after < self.length]
         if not len(after):
             return np.zeros(0, np.int64)
-        values = np.frombuffer(self.data, dtype=f">u{self.width}")
-        return np.unique(values[after])
+        return np.unique(self.ids[after])
 
     def copies(self, ids: Sequence[int], min_length: int = 20) -> list[Copy]:
         """Each stretch of `ids` of at least `min_length` that occurs in the corpus and lies
@@ -126,3 +126,15 @@ class CorpusIndex:
                                   end - first))
             reach = max(reach, start + length)
         return found
+
+
+def merged(copies: Sequence[Copy]) -> list[tuple[int, int]]:
+    """The stretches of a text that copies cover, overlapping ones as one (copies may
+    overlap), in order."""
+    spans: list[tuple[int, int]] = []
+    for start, end in sorted((copy.start, copy.end) for copy in copies):
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+        else:
+            spans.append((start, end))
+    return spans

@@ -8,7 +8,7 @@ import click
 
 from charrnn.machine.notebook import in_notebook, progress_bar
 from charrnn.models.scores import Memorisation, bits
-from charrnn.text.index import Copy
+from charrnn.text.index import Copy, merged
 from charrnn.training.reporter import Reporter
 
 
@@ -111,7 +111,7 @@ def print_copied(seed: str, continuation: str, copies: Sequence[Copy], number: i
         click.echo(f"--- sample {number} ---")
     colour = click.get_text_stream("stdout").isatty()
     marked, at = [seed], 0
-    for start, end in _merged((c.start, c.end) for c in copies):
+    for start, end in merged(copies):
         span = continuation[start:end]
         marked += [continuation[at:start],
                    click.style(span, fg="black", bg="yellow") if colour else f"[[{span}]]"]
@@ -132,17 +132,6 @@ def print_memorisation(rows: Sequence[Memorisation]) -> None:
                    f"{row.longest:>7}  {row.longest_text!r}")
     click.echo(f"(copied: characters inside stretches of {rows[0].min_length}+ characters "
                "found verbatim in the corpus)" if rows else "")
-
-
-def _merged(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Overlapping spans as one (copies may overlap)."""
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
 
 
 def print_inspection(source: str, figures: dict) -> None:
